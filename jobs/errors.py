@@ -1,0 +1,43 @@
+"""What can go wrong when a client submits or reads a job. Each error carries its client code."""
+
+from jobs.contract import ErrorCode
+
+
+class JobsError(Exception):
+    code: ErrorCode
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImageRejected(JobsError):
+    """The upload is not something a worker should be given."""
+
+
+class EmptyImage(ImageRejected):
+    code = ErrorCode.EMPTY_FILE
+
+
+class NotAnImage(ImageRejected):
+    code = ErrorCode.NOT_AN_IMAGE
+
+
+class FileTooLarge(ImageRejected):
+    code = ErrorCode.FILE_TOO_LARGE
+
+
+class TooManyPixels(ImageRejected):
+    code = ErrorCode.TOO_MANY_PIXELS
+
+
+class UnknownModel(JobsError):
+    code = ErrorCode.UNKNOWN_MODEL
+
+
+class NoModelsServed(JobsError):
+    code = ErrorCode.NO_MODELS
+
+
+class QueueUnavailable(JobsError):
+    code = ErrorCode.QUEUE_UNAVAILABLE

@@ -1,0 +1,1 @@
+"""Celery workers that hold ONNX Runtime models and classify queued images in batches."""

@@ -1,0 +1,122 @@
+"""A dynamic batcher, like Triton's: jobs that arrive together run as one batch.
+
+Callers `submit` one preprocessed image and get a Future. A single thread takes the first
+waiting image, waits at most `max_wait_s` for more (up to `max_batch_size`), runs them as one
+`predict_batch` and hands each caller its own row. Each caller's outcome is separate: a batch
+that fails fails its callers, and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.classifier import Classifier
+from worker.errors import InferenceFailed
+from worker.preprocess import stack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    probabilities: np.ndarray
+    batch_size: int
+    inference_s: float
+
+
+@dataclass(frozen=True)
+class _Pending:
+    array: np.ndarray
+    future: Future[BatchOutcome]
+    enqueued: float
+
+
+_STOP = object()
+
+
+class DynamicBatcher:
+    def __init__(
+        self,
+        classifier: Classifier,
+        max_batch_size: int,
+        max_wait_s: float,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.classifier = classifier
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self._on_batch = on_batch
+        self._queue: queue.Queue[_Pending | object] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._run, name=f"batcher-{classifier.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+
+    def submit(self, array: np.ndarray) -> Future[BatchOutcome]:
+        future: Future[BatchOutcome] = Future()
+        self._queue.put(_Pending(array, future, time.perf_counter()))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            batch = self._collect()
+            if batch is None:
+                return
+            self._execute(batch)
+
+    def _collect(self) -> list[_Pending] | None:
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        assert isinstance(first, _Pending)
+        batch = [first]
+        deadline = time.perf_counter() + self.max_wait_s
+        while len(batch) < self.max_batch_size:
+            remaining = deadline - time.perf_counter()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # finish this batch, then stop
+                break
+            assert isinstance(item, _Pending)
+            batch.append(item)
+        return batch
+
+    def _execute(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            probabilities = self.classifier.predict_batch(stack([p.array for p in batch]))
+            if probabilities.shape[0] != len(batch):
+                raise InferenceFailed(
+                    f"model {self.classifier.name} returned {probabilities.shape[0]} rows "
+                    f"for a batch of {len(batch)}"
+                )
+        except Exception as exc:
+            log.exception("batch of %d failed on model %s", len(batch), self.classifier.name)
+            error = exc if isinstance(exc, InferenceFailed) else InferenceFailed(str(exc))
+            for pending in batch:
+                pending.future.set_exception(error)
+            return
+        elapsed = time.perf_counter() - started
+        if self._on_batch is not None:
+            self._on_batch(len(batch), elapsed)
+        for pending, row in zip(batch, probabilities, strict=True):
+            pending.future.set_result(BatchOutcome(row, len(batch), elapsed))

@@ -1,0 +1,38 @@
+"""Worker settings (KENNEL_WORKER_*, plus KENNEL_MODELS_DIR and the shared queue settings)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobs.settings import QueueSettings
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KENNEL_WORKER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    models_dir: Path = Field(
+        Path("models"),
+        validation_alias=AliasChoices("models_dir", "KENNEL_MODELS_DIR"),
+        description="Every model directory under it is served.",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="cuda uses onnxruntime-gpu's CUDA provider, falling back to CPU."
+    )
+    max_batch_size: int = Field(16, ge=1, description="Most images in one session.run.")
+    max_wait_ms: float = Field(
+        10.0, ge=0, description="How long a batch waits for more images after the first."
+    )
+    concurrency: int = Field(
+        0, ge=0, description="Jobs in flight per worker process; 0 means 2 x max_batch_size."
+    )
+    intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means all cores.")
+    heartbeat_s: float = Field(5.0, gt=0, description="How often a worker says it is alive.")
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+
+    @property
+    def jobs_in_flight(self) -> int:
+        return self.concurrency or 2 * self.max_batch_size
