@@ -17,7 +17,7 @@ from jobs.settings import QueueSettings
 
 # Formats a camera, a browser or a messenger produces. Pillow can open more (EPS and others
 # would run external programs), so everything else is refused up front.
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 
 @dataclass(frozen=True)

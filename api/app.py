@@ -1,0 +1,35 @@
+"""create_app: the FastAPI application, connected to the job queue in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import health, jobs, metrics, models, predict
+from api.settings import ApiSettings
+from jobs.client import JobClient
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.jobs = JobClient.connect(settings.queue)
+        yield
+        await app.state.jobs.close()
+
+    app = FastAPI(
+        title="kennel",
+        description="Queue-backed image classification: submit an image, get its class.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    for router in (jobs.router, predict.router, models.router, health.router, metrics.router):
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.queue.max_upload_bytes)
+    return app

@@ -1,0 +1,13 @@
+"""GET /models: the models workers serve, with their labels."""
+
+from fastapi import APIRouter
+
+from api.dependencies import Jobs
+from api.schemas import ModelsResponse
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("", response_model=ModelsResponse)
+async def list_models(jobs: Jobs) -> ModelsResponse:
+    return ModelsResponse(models=await jobs.models())

@@ -1,0 +1,103 @@
+"""A whole kennel on this machine: Redis, N workers and the API, as child processes.
+
+`make up`, the system tests and the benchmark all start kennel through LocalSystem.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from stack.processes import Service, free_port, port_open, wait_until
+from stack.readiness import workers_announced
+from stack.redis import EmbeddedRedis, answers
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class LocalSystem:
+    def __init__(
+        self,
+        var_dir: Path,
+        workers: int = 1,
+        api_host: str = "127.0.0.1",
+        api_port: int | None = None,
+        redis_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        persist_redis: bool = True,
+    ) -> None:
+        """`redis_url`: use that Redis if it answers, else start an embedded one (None: always)."""
+        self.var_dir = var_dir
+        self.log_dir = var_dir / "logs"
+        self.n_workers = workers
+        self.api_host = api_host
+        self.api_port = api_port or free_port()
+        self.api_url = f"http://{api_host}:{self.api_port}"
+        self.embedded: EmbeddedRedis | None = None
+        self.redis_url = redis_url if redis_url and answers(redis_url) else ""
+        if not self.redis_url:
+            self.embedded = EmbeddedRedis(var_dir / "redis", self.log_dir, persist=persist_redis)
+            self.redis_url = self.embedded.url
+        self.env = dict(env or {})
+        self.workers: list[Service] = []
+        self.api: Service | None = None
+
+    @property
+    def service_env(self) -> dict[str, str]:
+        return {**self.env, "KENNEL_REDIS_URL": self.redis_url}
+
+    def start(self) -> LocalSystem:
+        if port_open(self.api_port, self.api_host):
+            raise RuntimeError(f"Port {self.api_port} is taken; set KENNEL_API_PORT to another port.")
+        if self.embedded is not None:
+            self.embedded.start()
+        for _ in range(self.n_workers):
+            self.add_worker(wait=False)
+        self.wait_for_workers(self.n_workers)
+        self.api = Service(
+            "api",
+            [sys.executable, "-m", "api"],
+            self.log_dir,
+            {**self.service_env, "KENNEL_API_PORT": str(self.api_port), "KENNEL_API_HOST": self.api_host},
+        ).start()
+        wait_until(lambda: _healthy(self.api_url), 60, "the API", self.api)
+        return self
+
+    def add_worker(self, wait: bool = True) -> Service:
+        name = f"worker-{len(self.workers) + 1}"
+        worker = Service(name, [sys.executable, "-m", "worker"], self.log_dir, self.service_env).start()
+        self.workers.append(worker)
+        if wait:
+            self.wait_for_workers(sum(w.alive() for w in self.workers), worker)
+        return worker
+
+    def wait_for_workers(self, count: int, watch: Service | None = None) -> None:
+        watch = watch or (self.workers[-1] if self.workers else None)
+        wait_until(lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch)
+
+    def services(self) -> list[Service]:
+        running = [*self.workers, *([self.api] if self.api else [])]
+        return [*running, *([self.embedded.service] if self.embedded else [])]
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+        for worker in self.workers:
+            worker.stop()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+    def __enter__(self) -> LocalSystem:
+        return self.start()
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()

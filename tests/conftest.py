@@ -1,0 +1,112 @@
+"""Fixtures shared by every test: the photos, scenario images, and a running kennel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from stack.processes import StartupFailed
+from stack.system import LocalSystem
+
+TESTS = Path(__file__).resolve().parent
+PHOTOS = TESTS / "data" / "photos"
+# Short enough that a test sees a dead worker's jobs come back; see QueueSettings.
+SYSTEM_ENV = {
+    "KENNEL_REDELIVERY_TIMEOUT_S": "5",
+    "KENNEL_WORKER_MAX_WAIT_MS": "20",
+    "KENNEL_WORKER_HEARTBEAT_S": "1",
+    "KENNEL_API_PREDICT_TIMEOUT_S": "30",
+}
+
+
+@dataclass(frozen=True)
+class Photo:
+    path: Path
+    expected: set[int]  # ImageNet indices accepted as top-1
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def _manifest() -> list[Photo]:
+    with (PHOTOS / "MANIFEST.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [
+        Photo(PHOTOS / r["file"], {int(c.split(":")[0]) for c in r["expected_imagenet"].split(",")})
+        for r in rows
+    ]
+
+
+PHOTO_MANIFEST = _manifest()
+
+
+def photo(name: str) -> Photo:
+    return next(p for p in PHOTO_MANIFEST if p.path.name == name)
+
+
+def start_system(var_dir: Path, workers: int = 1, **env: str) -> LocalSystem:
+    system = LocalSystem(var_dir, workers=workers, env={**SYSTEM_ENV, **env}, persist_redis=False)
+    try:
+        return system.start()
+    except StartupFailed:
+        logs = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in system.services())
+        system.stop()
+        pytest.fail(f"kennel did not start:\n{logs}")
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    """One kennel (embedded Redis, one worker, the API) shared by the tests that only use it."""
+    running = start_system(tmp_path_factory.mktemp("system"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http(system: LocalSystem) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=system.api_url, timeout=60) as client:
+        yield client
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def dog_jpeg() -> bytes:
+    return photo("grad_dog_cat.jfif").data
+
+
+@pytest.fixture
+def truncated_jpeg() -> bytes:
+    """A JPEG cut off part-way: its header passes the API's checks, decoding fails."""
+    data = encode(Image.open(photo("gcompris_panda.webp").path).convert("RGB"), "JPEG")
+    return data[: len(data) // 2]
+
+
+@pytest.fixture
+def decompression_bomb_png() -> bytes:
+    """A 30000 x 30000 PNG (900 megapixels) that compresses to a few hundred kilobytes."""
+    return encode(Image.new("1", (30_000, 30_000)), "PNG", optimize=True)
+
+
+@pytest.fixture
+def text_file() -> bytes:
+    return b"name,breed\nrex,beagle\n"
+
+
+@pytest.fixture
+def huge_upload() -> bytes:
+    """Random bytes just over the 10 MiB default upload limit."""
+    return np.random.default_rng(0).bytes(10 * 1024 * 1024 + 1)
