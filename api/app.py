@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.metrics import HttpMetrics, register_queue_depth, unregister_queue_depth
 from api.routes import health, jobs, metrics, models, predict
 from api.settings import ApiSettings
 from jobs.client import JobClient
@@ -19,7 +20,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.jobs = JobClient.connect(settings.queue)
+        queue_depth = register_queue_depth(settings.queue.redis_url)
         yield
+        unregister_queue_depth(queue_depth)
         await app.state.jobs.close()
 
     app = FastAPI(
@@ -32,4 +35,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.queue.max_upload_bytes)
+    app.add_middleware(HttpMetrics)  # outermost: counts every answer, 413s from the limit too
     return app

@@ -20,8 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs import keys
 from jobs.celery_config import celery_config
 from jobs.contract import TASK_NAME, Job, ModelInfo
-from jobs.errors import NoModelsServed, QueueUnavailable, UnknownModel
+from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
+from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class JobClient:
 
     async def submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
         """Check the image, store it and the job record, then queue the job by reference."""
+        try:
+            job = await self._submit(data, model, top_k, source)
+        except JobsError as exc:
+            JOBS_REJECTED.labels(source, exc.code.value).inc()
+            raise
+        JOBS_SUBMITTED.labels(source).inc()
+        return job
+
+    async def _submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
         inspect_image(data, self.limits)
         job = Job(model=model, top_k=top_k, source=source)
         async with outage_as_unavailable():

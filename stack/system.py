@@ -49,6 +49,7 @@ class LocalSystem:
             self.redis_url = self.embedded.url
         self.env = dict(env or {})
         self.workers: list[Service] = []
+        self.worker_metrics_ports: list[int] = []  # one per worker; see docs/metrics.md
         self.api: Service | None = None
 
     @property
@@ -74,7 +75,14 @@ class LocalSystem:
 
     def add_worker(self, wait: bool = True) -> Service:
         name = f"worker-{len(self.workers) + 1}"
-        worker = Service(name, [sys.executable, "-m", "worker"], self.log_dir, self.service_env).start()
+        metrics_port = free_port()
+        env = {
+            **self.service_env,
+            "KENNEL_WORKER_METRICS_PORT": str(metrics_port),
+            "KENNEL_WORKER_METRICS_HOST": "127.0.0.1",
+        }
+        worker = Service(name, [sys.executable, "-m", "worker"], self.log_dir, env).start()
+        self.worker_metrics_ports.append(metrics_port)
         self.workers.append(worker)
         if wait:
             self.wait_for_workers(sum(w.alive() for w in self.workers), worker)
@@ -83,6 +91,13 @@ class LocalSystem:
     def wait_for_workers(self, count: int, watch: Service | None = None) -> None:
         watch = watch or (self.workers[-1] if self.workers else None)
         wait_until(lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch)
+
+    def metrics_targets(self) -> dict[str, list[str]]:
+        """What Prometheus scrapes, by job name: the API and every worker started (host:port)."""
+        return {
+            "kennel-api": [f"{self.api_host}:{self.api_port}"],
+            "kennel-worker": [f"127.0.0.1:{port}" for port in self.worker_metrics_ports],
+        }
 
     def services(self) -> list[Service]:
         running = [*self.workers, *([self.api] if self.api else [])]

@@ -4,6 +4,7 @@ import logging
 import sys
 
 from jobs.contract import QUEUE_NAME
+from worker import metrics
 from worker.app import create_celery
 from worker.errors import ModelLoadError
 from worker.runtime import WorkerRuntime
@@ -24,6 +25,7 @@ def main() -> None:
         sys.exit(3)
     app = create_celery(settings, runtime)
     runtime.start()
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     try:
         app.worker_main(
             [

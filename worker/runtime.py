@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from jobs.contract import ErrorCode, Job, JobResult, ModelInfo
 from jobs.images import ImageLimits
+from worker import metrics
 from worker.batcher import DynamicBatcher
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
@@ -63,8 +64,12 @@ class WorkerRuntime:
         for model_dir in model_dirs:
             classifier = OnnxClassifier.load(model_dir, settings.device, settings.intra_op_threads)
             batcher = DynamicBatcher(
-                classifier, settings.max_batch_size, settings.max_wait_ms / 1000
+                classifier,
+                settings.max_batch_size,
+                settings.max_wait_ms / 1000,
+                on_batch=metrics.batch_observer(model_dir.name),
             )
+            metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
             models[model_dir.name] = ServedModel(model_dir, batcher)
         return cls(store, models, ImageLimits.from_settings(settings.queue), settings.heartbeat_s)
 
@@ -96,13 +101,16 @@ class WorkerRuntime:
             return
         job = job.started()
         self.store.save(job)
+        metrics.job_started(job)
         try:
             result = self._classify(job)
         except WorkerError as exc:
             log.info("job %s failed: %s: %s", job_id, exc.code, exc)
-            self.store.finish(job.failed(exc.code, str(exc)))
-            return
-        self.store.finish(job.succeeded(result))
+            ended = job.failed(exc.code, str(exc))
+        else:
+            ended = job.succeeded(result)
+        self.store.finish(ended)
+        metrics.job_finished(ended)
 
     def _classify(self, job: Job) -> JobResult:
         served = self.models.get(job.model)
@@ -111,7 +119,8 @@ class WorkerRuntime:
         data = self.store.image(job.id)
         if data is None:
             raise ImageExpired("The image expired before a worker could take the job")
-        array = preprocess(data, served.model.preprocess, self.limits)
+        with metrics.PREPROCESS.labels(job.model).time():
+            array = preprocess(data, served.model.preprocess, self.limits)
         outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
         return JobResult(
             predictions=top_k(outcome.probabilities, served.model.labels, job.top_k),

@@ -31,6 +31,10 @@ class WorkerSettings(BaseSettings):
     )
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means all cores.")
     heartbeat_s: float = Field(5.0, gt=0, description="How often a worker says it is alive.")
+    metrics_port: int = Field(
+        9100, ge=0, le=65535, description="Serve this process's Prometheus metrics here; 0: off."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics port listens on.")
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
     @property
