@@ -1,0 +1,103 @@
+"""Locust users of kennel's API (`make loadtest`; the benchmark runs JobUser).
+
+- `JobUser` submits with POST /jobs, then polls GET /jobs/{id} until the job ends. Each job is
+  reported once, as "job (submit+poll)", with its end-to-end time; a failed job, or one that
+  does not end within KENNEL_LOADTEST_JOB_TIMEOUT_S, is a failure.
+- `PredictUser` calls POST /predict, which waits for the answer.
+
+Images follow loadtests.traffic.MIX (web, Telegram and 12 MP phone photos). Settings come from
+the environment: KENNEL_LOADTEST_MODEL (default imagewoof), KENNEL_LOADTEST_IMAGES (cache dir),
+KENNEL_LOADTEST_POLL_S (0.05), KENNEL_LOADTEST_JOB_TIMEOUT_S (120).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from locust import HttpUser, between, events, task
+
+from loadtests import JOB_NAME
+from loadtests.traffic import DEFAULT_CACHE, TrafficMix, build
+
+MODEL = os.environ.get("KENNEL_LOADTEST_MODEL", "imagewoof")
+POLL_S = float(os.environ.get("KENNEL_LOADTEST_POLL_S", "0.05"))
+JOB_TIMEOUT_S = float(os.environ.get("KENNEL_LOADTEST_JOB_TIMEOUT_S", "120"))
+_images: dict[str, Any] = {}
+
+
+class JobFailed(Exception):
+    pass
+
+
+@events.init.add_listener
+def make_images(**_: Any) -> None:
+    """Encode the traffic images once, before any user starts."""
+    _images["all"] = build(Path(os.environ.get("KENNEL_LOADTEST_IMAGES", str(DEFAULT_CACHE))))
+
+
+class KennelUser(HttpUser):
+    abstract = True
+    wait_time = between(0, 0.1)
+
+    def on_start(self) -> None:
+        self.mix = TrafficMix(_images["all"])
+
+    def upload(self) -> dict[str, Any]:
+        image = self.mix.draw()
+        return {
+            "files": {"image": (image.name, image.data, "image/jpeg")},
+            "data": {"model": MODEL},
+        }
+
+
+class JobUser(KennelUser):
+    @task
+    def job(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._submit_and_poll()
+        except Exception as exc:  # every failure of the job counts against it, once
+            self._report(started, exc)
+        else:
+            self._report(started, None)
+
+    def _submit_and_poll(self) -> None:
+        with self.client.post("/jobs", name="/jobs", catch_response=True, **self.upload()) as sent:
+            if sent.status_code != 202:
+                sent.failure(f"submit answered {sent.status_code}")
+        if sent.status_code != 202:
+            raise JobFailed(f"submit answered {sent.status_code}: {sent.text[:200]}")
+        job_id = sent.json()["id"]
+        deadline = time.perf_counter() + JOB_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            response = self.client.get(f"/jobs/{job_id}", name="/jobs/{job_id}")
+            status = response.json()["status"] if response.status_code == 200 else "unknown"
+            if status == "succeeded":
+                return
+            if status in ("failed", "unknown"):
+                raise JobFailed(f"job {status}: {response.text[:200]}")
+            time.sleep(POLL_S)
+        raise JobFailed(f"job did not end within {JOB_TIMEOUT_S:.0f}s")
+
+    def _report(self, started: float, exception: Exception | None) -> None:
+        self.environment.events.request.fire(
+            request_type="JOB",
+            name=JOB_NAME,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=exception,
+            context={},
+        )
+
+
+class PredictUser(KennelUser):
+    @task
+    def predict(self) -> None:
+        with self.client.post(
+            "/predict", name="/predict", catch_response=True, **self.upload()
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"predict answered {r.status_code}: {r.text[:200]}")
