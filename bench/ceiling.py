@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 from jobs.images import ImageLimits
 from jobs.settings import QueueSettings
@@ -22,21 +24,27 @@ from worker.preprocess import preprocess, stack
 def images_per_second(
     model: ModelDir, images: list[bytes], seconds: float, batch_size: int = 16
 ) -> float:
-    """Classify `images` round and round for about `seconds`; return images per second."""
+    """Classify `images` round and round for about `seconds`; return images per second.
+
+    The next batch is preprocessed while the current one runs, as the worker's threads keep
+    preprocessing while its batcher runs the model.
+    """
     classifier = OnnxClassifier.load(model)
-    limits = ImageLimits.from_settings(QueueSettings())
-    config = model.preprocess
+    limits = ImageLimits.from_settings(QueueSettings.model_validate({}))
     stream = itertools.cycle(images)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
 
-        def batch() -> int:
-            chunk = list(itertools.islice(stream, batch_size))
-            arrays = list(pool.map(lambda data: preprocess(data, config, limits), chunk))
-            classifier.predict_batch(stack(arrays))
-            return len(arrays)
+        def prepare() -> list[Future[np.ndarray]]:
+            chunk = itertools.islice(stream, batch_size)
+            return [pool.submit(preprocess, data, model.preprocess, limits) for data in chunk]
 
-        batch()  # warm-up: first session.run allocates its buffers
-        done, started = 0, time.perf_counter()
+        def run(batch: list[Future[np.ndarray]]) -> int:
+            classifier.predict_batch(stack([f.result() for f in batch]))
+            return len(batch)
+
+        run(prepare())  # warm-up: the first session.run allocates its buffers
+        done, started, upcoming = 0, time.perf_counter(), prepare()
         while (elapsed := time.perf_counter() - started) < seconds or done == 0:
-            done += batch()
+            current, upcoming = upcoming, prepare()
+            done += run(current)
     return done / elapsed

@@ -32,7 +32,7 @@ class JobFailed(Exception):
     pass
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def make_images(**_: Any) -> None:
     """Encode the traffic images once, before any user starts."""
     _images["all"] = build(Path(os.environ.get("KENNEL_LOADTEST_IMAGES", str(DEFAULT_CACHE))))
