@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import shlex
 import shutil
 import sys
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     argv = sys.argv[1:] if argv is None else argv
     config = parse_args(argv)
+    load_at_start = os.getloadavg()[0]
     benches = measure_ceilings(config, select_models(config))
     source = measure_load(config, benches)
     figures = [
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=config.workers,
         duration_s=config.duration_s,
         totals_source=source,
+        load_average=(load_at_start, os.getloadavg()[0]),
     )
     config.out.write_text(render(benches, setup, figures, config.out.resolve().parent))
     log.info("wrote %s and %s", config.out, ", ".join(str(f) for f in figures))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class Setup:
     workers: int
     duration_s: float
     totals_source: str
+    load_average: tuple[float, float]  # the machine's 1-minute load average at start and end
 
 
 def machine() -> str:
@@ -124,6 +126,10 @@ def render(benches: list[ModelBench], setup: Setup, plots: list[Path], root: Pat
             f"Locust on the same machine, {setup.duration_s:g} s per concurrency level. "
             f"Mean batch sizes and failed jobs are read from {setup.totals_source}. "
             "How it is measured: [docs/benchmark.md](docs/benchmark.md).",
+            "",
+            f"The 1-minute load average was {setup.load_average[0]:.1f} when the run began and "
+            f"{setup.load_average[1]:.1f} when it ended, on {os.cpu_count()} cores: anything "
+            "well above what the benchmark itself adds means other work shared the machine.",
             "",
             "## Models",
             "",
