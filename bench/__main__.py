@@ -38,6 +38,7 @@ class BenchConfig:
     duration_s: float
     workers: int
     ceiling_s: float
+    ceiling_batches: list[int]
     models_dir: Path
     models: list[str]
     out: Path
@@ -51,7 +52,10 @@ def parse_args(argv: list[str]) -> BenchConfig:
     parser.add_argument("--users", default="1,4,16", help="concurrency levels, comma-separated")
     parser.add_argument("--duration", type=float, default=40, help="seconds per level")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--ceiling-seconds", type=float, default=15)
+    parser.add_argument("--ceiling-seconds", type=float, default=8, help="per batch size")
+    parser.add_argument(
+        "--ceiling-batches", default="1,4,8,16", help="batch sizes to try for the ceiling"
+    )
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--models", default="", help="only these models (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -64,6 +68,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
         duration_s=args.duration,
         workers=args.workers,
         ceiling_s=args.ceiling_seconds,
+        ceiling_batches=[int(b) for b in args.ceiling_batches.split(",")],
         models_dir=args.models_dir.resolve(),
         models=[m for m in args.models.split(",") if m],
         out=args.out,
@@ -88,9 +93,9 @@ def measure_ceilings(config: BenchConfig, models: list[ModelDir]) -> list[ModelB
     benches = []
     for model in models:
         log.info("ceiling of %s: preprocessing + ONNX Runtime in-process ...", model.name)
-        rate = ceiling.images_per_second(model, images, config.ceiling_s)
-        log.info("  %.1f images/s", rate)
-        benches.append(ModelBench(facts(model), rate))
+        best = ceiling.best(model, images, config.ceiling_s, config.ceiling_batches)
+        log.info("  %.1f images/s (batches of %d)", best.images_per_s, best.batch_size)
+        benches.append(ModelBench(facts(model), best.images_per_s, best.batch_size))
     return benches
 
 

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.report import ModelBench
@@ -23,6 +24,7 @@ def throughput(benches: list[ModelBench], path: Path) -> Path:
                    label=f"{b.facts.name} ceiling (in-process)")  # fmt: skip
     ax.set(xlabel="concurrent users", ylabel="jobs / s", title="Throughput vs concurrency",
            xscale="log", ylim=(0, None))  # fmt: skip
+    _user_ticks(ax, benches)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return _save(fig, path)
@@ -36,10 +38,17 @@ def latency(benches: list[ModelBench], path: Path) -> Path:
             ax.plot(users, [getattr(r.load, f"{q}_ms") / 1000 for r in b.runs], "o-", label=q)
         ax.set(xlabel="concurrent users", ylabel="end-to-end latency (s)", title=b.facts.name,
                xscale="log", ylim=(0, None))  # fmt: skip
+        _user_ticks(ax, [b])
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle("Job latency percentiles (submit to result, seen by the client)")
     return _save(fig, path)
+
+
+def _user_ticks(ax: Axes, benches: list[ModelBench]) -> None:
+    users = sorted({r.load.users for b in benches for r in b.runs})
+    ax.set_xticks(users, [str(u) for u in users])
+    ax.minorticks_off()
 
 
 def _save(fig: Figure, path: Path) -> Path:

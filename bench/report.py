@@ -32,6 +32,7 @@ class LoadRun:
 class ModelBench:
     facts: ModelFacts
     ceiling_images_per_s: float
+    ceiling_batch_size: int
     runs: list[LoadRun] = field(default_factory=list)
 
     @property
@@ -71,9 +72,9 @@ def _num(value: float | None, fmt: str) -> str:
 
 def model_table(benches: list[ModelBench]) -> list[str]:
     lines = [
-        "| model | params (M) | ONNX (MB) | accuracy | ceiling (img/s) | best system (jobs/s) "
-        "| system / ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | params (M) | ONNX (MB) | accuracy | ceiling (img/s) | at batch size "
+        "| best system (jobs/s) | system / ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b in benches:
         f, best = b.facts, b.best
@@ -83,7 +84,8 @@ def model_table(benches: list[ModelBench]) -> list[str]:
         ratio = None if rps is None else rps / b.ceiling_images_per_s
         lines.append(
             f"| {f.name} | {_num(params, '.2f')} | {f.onnx_bytes / 1e6:.1f} | {acc} "
-            f"| {b.ceiling_images_per_s:.1f} | {_num(rps, '.2f')} | {_num(ratio, '.0%')} |"
+            f"| {b.ceiling_images_per_s:.1f} | {b.ceiling_batch_size} | {_num(rps, '.2f')} "
+            f"| {_num(ratio, '.0%')} |"
         )
     return lines
 
