@@ -57,7 +57,9 @@ class LocalSystem:
 
     def start(self) -> LocalSystem:
         if port_open(self.api_port, self.api_host):
-            raise RuntimeError(f"Port {self.api_port} is taken; set KENNEL_API_PORT to another port.")
+            raise RuntimeError(
+                f"Port {self.api_port} is taken; set KENNEL_API_PORT to another port."
+            )
         if self.embedded is not None:
             self.embedded.start()
         for _ in range(self.n_workers):
@@ -67,14 +69,20 @@ class LocalSystem:
             "api",
             [sys.executable, "-m", "api"],
             self.log_dir,
-            {**self.service_env, "KENNEL_API_PORT": str(self.api_port), "KENNEL_API_HOST": self.api_host},
+            {
+                **self.service_env,
+                "KENNEL_API_PORT": str(self.api_port),
+                "KENNEL_API_HOST": self.api_host,
+            },
         ).start()
         wait_until(lambda: _healthy(self.api_url), 60, "the API", self.api)
         return self
 
     def add_worker(self, wait: bool = True) -> Service:
         name = f"worker-{len(self.workers) + 1}"
-        worker = Service(name, [sys.executable, "-m", "worker"], self.log_dir, self.service_env).start()
+        worker = Service(
+            name, [sys.executable, "-m", "worker"], self.log_dir, self.service_env
+        ).start()
         self.workers.append(worker)
         if wait:
             self.wait_for_workers(sum(w.alive() for w in self.workers), worker)
@@ -82,7 +90,9 @@ class LocalSystem:
 
     def wait_for_workers(self, count: int, watch: Service | None = None) -> None:
         watch = watch or (self.workers[-1] if self.workers else None)
-        wait_until(lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch)
+        wait_until(
+            lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch
+        )
 
     def services(self) -> list[Service]:
         running = [*self.workers, *([self.api] if self.api else [])]

@@ -114,7 +114,9 @@ def huge_upload() -> bytes:
     return np.random.default_rng(0).bytes(10 * 1024 * 1024 + 1)
 
 
-async def finished_job(client: httpx.AsyncClient, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
+async def finished_job(
+    client: httpx.AsyncClient, job_id: str, timeout_s: float = 60
+) -> dict[str, Any]:
     """Poll GET /jobs/{id} until the job ends."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:

@@ -110,4 +110,3 @@ def test_corrupt_image_in_a_batch_fails_alone(
     assert len(succeeded) == 24
     # The corrupt image shared the queue with the others: some of them ran batched.
     assert max(job["result"]["batch_size"] for job in succeeded) > 1
-

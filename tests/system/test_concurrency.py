@@ -15,7 +15,9 @@ N_JOBS = 200
 
 
 def test_200_concurrent_jobs_all_succeed_in_batches(system: LocalSystem) -> None:
-    images = [photo(name).data for name in ("grad_dog_cat.jfif", "scikit_coffee.png", "gcompris_dog.webp")]
+    images = [
+        photo(name).data for name in ("grad_dog_cat.jfif", "scikit_coffee.png", "gcompris_dog.webp")
+    ]
 
     async def run() -> list[dict[str, Any]]:
         limits = httpx.Limits(max_connections=100)
@@ -34,9 +36,10 @@ def test_200_concurrent_jobs_all_succeed_in_batches(system: LocalSystem) -> None
     jobs = asyncio.run(run())
     assert Counter(job["status"] for job in jobs) == {"succeeded": N_JOBS}
     for index, job in enumerate(jobs):
-        assert job["result"]["predictions"][0]["label"] == (
-            "golden retriever", "espresso", "German shepherd"
-        )[index % 3]
+        assert (
+            job["result"]["predictions"][0]["label"]
+            == ("golden retriever", "espresso", "German shepherd")[index % 3]
+        )
     sizes = Counter(job["result"]["batch_size"] for job in jobs)
     print(f"\nbatch sizes seen by {N_JOBS} jobs (size: jobs): {dict(sorted(sizes.items()))}")
     assert max(sizes) > 1

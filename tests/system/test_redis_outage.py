@@ -1,4 +1,4 @@
-"""Redis goes away: submits answer 503, nothing is reported accepted; it comes back: all recovers."""
+"""Redis goes away: submits answer 503 and nothing is reported accepted; then it all recovers."""
 
 from __future__ import annotations
 
