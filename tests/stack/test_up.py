@@ -41,7 +41,7 @@ def test_python_m_stack_runs_the_whole_system_and_ctrl_c_stops_it(tmp_path: Path
 
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"still running after Ctrl-C: {alive}"
     finally:
         if up.poll() is None:
