@@ -4,7 +4,6 @@ import asyncio
 import logging
 import sys
 
-from bot.app import serve
 from bot.errors import BadSettings
 from bot.settings import load_settings
 
@@ -17,6 +16,9 @@ def main() -> None:
         settings = load_settings()
     except BadSettings as exc:
         sys.exit(f"kennel bot: {exc}. See docs/bot.md.")
+    # Imported only now: aiogram takes seconds to import, and a bad setting should not wait.
+    from bot.app import serve
+
     asyncio.run(serve(settings))
 
 

@@ -141,6 +141,10 @@ class FakeTelegram:
         }
         return self._push(chat_id, {"document": document})
 
+    def last_file_id(self) -> str:
+        with self._lock:
+            return list(self._state.files)[-1]
+
     def calls(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         with self._lock:
             calls = list(self._state.calls)
