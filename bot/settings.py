@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import BadSettings
@@ -13,6 +14,8 @@ from jobs.settings import MIB, QueueSettings
 ENV_PREFIX = "KENNEL_BOT_"
 # Telegram's cloud Bot API lets a bot download files up to this size (a local server: more).
 TELEGRAM_DOWNLOAD_LIMIT = 20 * MIB
+# What @BotFather hands out: the bot's numeric id, a colon, then the secret part.
+TOKEN_SHAPE = re.compile(r"\d+:[\w-]+")
 
 
 class BotSettings(BaseSettings):
@@ -50,6 +53,13 @@ class BotSettings(BaseSettings):
     rate_window_s: int = Field(60, ge=1)
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
+    @field_validator("token")
+    @classmethod
+    def _looks_like_a_token(cls, token: SecretStr) -> SecretStr:
+        if not TOKEN_SHAPE.fullmatch(token.get_secret_value()):
+            raise ValueError("is not a bot token (123456789:ABC...) as @BotFather gives it")
+        return token
+
     @property
     def max_download_bytes(self) -> int:
         return min(self.queue.max_upload_bytes, TELEGRAM_DOWNLOAD_LIMIT)
@@ -70,5 +80,6 @@ def load_settings() -> BotSettings:
             field = str(error["loc"][0])
             name = env_name(field) if field in BotSettings.model_fields else field
             reason = "is not set" if error["type"] == "missing" else error["msg"]
+            reason = reason.removeprefix("Value error, ")
             problems.append(f"{name} {reason}")
         raise BadSettings("; ".join(problems)) from None

@@ -186,18 +186,22 @@ class FakeTelegram:
         return {"file_id": file_id, "file_unique_id": f"unique-{n}"}
 
     def _push(self, chat_id: int, content: dict[str, Any]) -> int:
-        message_id = next(self._ids)
+        update = self.update(chat_id, content)
+        with self._lock:
+            self._state.updates.append(update)
+        self._loop.call_soon_threadsafe(self._new_update.set)
+        return int(update["message"]["message_id"])
+
+    def update(self, chat_id: int, content: dict[str, Any]) -> dict[str, Any]:
+        """An Update with a private-chat message, as Telegram would deliver it."""
         message = {
-            "message_id": message_id,
+            "message_id": next(self._ids),
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private", "first_name": "Tester"},
             "from": {"id": chat_id, "is_bot": False, "first_name": "Tester"},
             **content,
         }
-        with self._lock:
-            self._state.updates.append({"update_id": next(self._ids), "message": message})
-        self._loop.call_soon_threadsafe(self._new_update.set)
-        return message_id
+        return {"update_id": next(self._ids), "message": message}
 
     def _pending(self, offset: int) -> list[dict[str, Any]]:
         with self._lock:

@@ -63,3 +63,9 @@ def test_downloads_are_capped_by_the_queue_and_by_telegram(
     assert load_settings().max_download_bytes == 10 * 1024 * 1024  # the queue's default
     clean_env.setenv("KENNEL_MAX_UPLOAD_BYTES", str(100 * 1024 * 1024))
     assert load_settings().max_download_bytes == TELEGRAM_DOWNLOAD_LIMIT
+
+
+def test_something_that_is_not_a_token_is_refused(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KENNEL_BOT_TOKEN", "paste-your-token-here")
+    with pytest.raises(BadSettings, match="KENNEL_BOT_TOKEN is not a bot token"):
+        load_settings()
