@@ -51,7 +51,6 @@ def bot_process(
         yield service
     finally:
         service.stop()
-        print(f"--- bot log\n{service.log_tail(60)}")
 
 
 @pytest.fixture
