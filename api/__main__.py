@@ -9,7 +9,9 @@ from api.settings import ApiSettings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = ApiSettings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 

@@ -9,7 +9,13 @@ from jobs.settings import QueueSettings
 def celery_config(settings: QueueSettings) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
-        "broker_transport_options": {"visibility_timeout": settings.redelivery_timeout_s},
+        "broker_transport_options": {
+            "visibility_timeout": settings.redelivery_timeout_s,
+            # Sweep for a dead worker's jobs often enough that they come back soon after the
+            # timeout (kombu's default sweep is every 100 s).
+            "unacked_restore_interval": max(1, settings.redelivery_timeout_s // 5),
+            "unacked_restore_throttle": 1,
+        },
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,
         "task_routes": {TASK_NAME: {"queue": QUEUE_NAME}},

@@ -32,6 +32,10 @@ OUTAGE = (RedisConnectionError, RedisTimeoutError, OperationalError, OSError)
 WAIT_SLICE_S = 1.0
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @contextlib.asynccontextmanager
 async def outage_as_unavailable() -> AsyncIterator[None]:
     try:
@@ -109,7 +113,9 @@ class JobClient:
     async def models(self) -> list[ModelInfo]:
         async with outage_as_unavailable():
             raw = await self._redis.hgetall(keys.MODELS)
-        return sorted((ModelInfo.model_validate_json(v) for v in raw.values()), key=lambda m: m.name)
+        return sorted(
+            (ModelInfo.model_validate_json(v) for v in raw.values()), key=lambda m: m.name
+        )
 
     async def workers(self) -> list[str]:
         """Workers that sent a heartbeat recently."""
@@ -120,7 +126,7 @@ class JobClient:
     async def _check_model(self, model: str) -> None:
         if await self._redis.hexists(keys.MODELS, model):
             return
-        served = sorted(name.decode() for name in await self._redis.hkeys(keys.MODELS))
+        served = sorted(_text(name) for name in await self._redis.hkeys(keys.MODELS))
         if not served:
             raise NoModelsServed("No worker has announced any model yet; start a worker.")
         raise UnknownModel(f"Unknown model {model!r}; served models: {', '.join(served)}.")

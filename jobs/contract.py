@@ -68,13 +68,19 @@ class Job(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    attempts: int = Field(0, description="How many times a worker started it (more after redelivery).")
+    attempts: int = Field(
+        0, description="How many times a worker started it (more after redelivery)."
+    )
     result: JobResult | None = None
     error: JobError | None = None
 
     def started(self) -> Job:
         return self.model_copy(
-            update={"status": JobStatus.RUNNING, "started_at": utcnow(), "attempts": self.attempts + 1}
+            update={
+                "status": JobStatus.RUNNING,
+                "started_at": utcnow(),
+                "attempts": self.attempts + 1,
+            }
         )
 
     def succeeded(self, result: JobResult) -> Job:

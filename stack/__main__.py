@@ -33,8 +33,10 @@ def main() -> None:
         log.info("Redis: using %s", system.redis_url)
     else:
         log.info(
-            "Redis: nothing answers at %s; starting an embedded redis-server at %s (data in var/redis)",
-            settings.queue.redis_url, system.redis_url,
+            "Redis: nothing answers at %s; starting an embedded redis-server at %s "
+            "(data in var/redis)",
+            settings.queue.redis_url,
+            system.redis_url,
         )
     log.info("Starting a worker and the API (logs in var/logs) ...")
     try:
@@ -43,7 +45,9 @@ def main() -> None:
         while all(s.alive() for s in system.services()):
             time.sleep(0.5)
         dead = next(s for s in system.services() if not s.alive())
-        log.error("%s stopped (exit %s); its log ends:\n%s", dead.name, dead.returncode(), dead.log_tail())
+        log.error(
+            "%s stopped (exit %s); its log ends:\n%s", dead.name, dead.returncode(), dead.log_tail()
+        )
         sys.exit(1)
     except (StartupFailed, RuntimeError) as exc:
         log.error("kennel did not start: %s", exc)
@@ -59,7 +63,9 @@ def _banner(url: str) -> None:
         "\nkennel is up.\n  API:  %s\n  docs: %s/docs\n"
         "  try:  curl -F image=@tests/data/photos/grad_dog_cat.jfif %s/predict\n"
         "Ctrl-C stops everything.",
-        url, url, url,
+        url,
+        url,
+        url,
     )
 
 

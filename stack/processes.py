@@ -30,11 +30,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_until(ready: Callable[[], bool], timeout_s: float, what: str, process: Service | None = None) -> None:
+def wait_until(
+    ready: Callable[[], bool], timeout_s: float, what: str, process: Service | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and not process.alive():
-            raise StartupFailed(f"{what} exited with code {process.returncode()}; see {process.log_path}")
+            raise StartupFailed(
+                f"{what} exited with code {process.returncode()}; see {process.log_path}"
+            )
         if ready():
             return
         time.sleep(0.1)
@@ -61,7 +65,9 @@ class Service:
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def python(cls, name: str, module: str, log_dir: Path, env: Mapping[str, str] | None = None) -> Service:
+    def python(
+        cls, name: str, module: str, log_dir: Path, env: Mapping[str, str] | None = None
+    ) -> Service:
         return cls(name, [sys.executable, "-m", module], log_dir, env)
 
     @property
@@ -72,7 +78,11 @@ class Service:
     def start(self) -> Service:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop children
         )
         log.close()

@@ -36,17 +36,24 @@ def redis_server_binary() -> Path:
 class EmbeddedRedis:
     """A real redis-server on a free local port, its data (append-only file) in `data_dir`."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, log_dir: Path, port: int | None = None, persist: bool = True
+    ) -> None:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             str(redis_server_binary()),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(data_dir.resolve()),
-            "--save", "",
-            "--appendonly", "yes" if persist else "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(data_dir.resolve()),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if persist else "no",
         ]
         self.service = Service(f"redis-{self.port}", argv, log_dir)
 

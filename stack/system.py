@@ -58,7 +58,9 @@ class LocalSystem:
 
     def start(self) -> LocalSystem:
         if port_open(self.api_port, self.api_host):
-            raise RuntimeError(f"Port {self.api_port} is taken; set KENNEL_API_PORT to another port.")
+            raise RuntimeError(
+                f"Port {self.api_port} is taken; set KENNEL_API_PORT to another port."
+            )
         if self.embedded is not None:
             self.embedded.start()
         for _ in range(self.n_workers):
@@ -68,7 +70,11 @@ class LocalSystem:
             "api",
             [sys.executable, "-m", "api"],
             self.log_dir,
-            {**self.service_env, "KENNEL_API_PORT": str(self.api_port), "KENNEL_API_HOST": self.api_host},
+            {
+                **self.service_env,
+                "KENNEL_API_PORT": str(self.api_port),
+                "KENNEL_API_HOST": self.api_host,
+            },
         ).start()
         wait_until(lambda: _healthy(self.api_url), 60, "the API", self.api)
         return self
@@ -90,7 +96,9 @@ class LocalSystem:
 
     def wait_for_workers(self, count: int, watch: Service | None = None) -> None:
         watch = watch or (self.workers[-1] if self.workers else None)
-        wait_until(lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch)
+        wait_until(
+            lambda: workers_announced(self.redis_url) >= count, 180, f"{count} worker(s)", watch
+        )
 
     def metrics_targets(self) -> dict[str, list[str]]:
         """What Prometheus scrapes, by job name: the API and every worker started (host:port)."""

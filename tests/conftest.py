@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -110,3 +112,16 @@ def text_file() -> bytes:
 def huge_upload() -> bytes:
     """Random bytes just over the 10 MiB default upload limit."""
     return np.random.default_rng(0).bytes(10 * 1024 * 1024 + 1)
+
+
+async def finished_job(
+    client: httpx.AsyncClient, job_id: str, timeout_s: float = 60
+) -> dict[str, Any]:
+    """Poll GET /jobs/{id} until the job ends."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s}s")

@@ -15,7 +15,9 @@ log = logging.getLogger("worker")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = WorkerSettings()
     store = WorkerStore.connect(settings.queue)
     try:

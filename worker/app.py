@@ -24,7 +24,7 @@ def create_celery(settings: WorkerSettings, runtime: WorkerRuntime) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
 
-    @app.task(name=TASK_NAME, shared=False, ignore_result=True)
+    @app.task(name=TASK_NAME, shared=False, ignore_result=True)  # type: ignore[untyped-decorator]
     def classify(job_id: str) -> None:
         runtime.run(job_id)
 

@@ -50,7 +50,9 @@ class OnnxClassifier:
         self._input = session.get_inputs()[0].name
 
     @classmethod
-    def load(cls, model: ModelDir, device: Device = "cpu", intra_op_threads: int = 0) -> OnnxClassifier:
+    def load(
+        cls, model: ModelDir, device: Device = "cpu", intra_op_threads: int = 0
+    ) -> OnnxClassifier:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -60,12 +62,17 @@ class OnnxClassifier:
                 str(model.onnx_path), sess_options=options, providers=providers_for(device)
             )
         except Exception as exc:
-            raise ModelLoadError(f"Cannot load model {model.name} from {model.onnx_path}: {exc}") from exc
+            raise ModelLoadError(
+                f"Cannot load model {model.name} from {model.onnx_path}: {exc}"
+            ) from exc
         classifier = cls(model, session, time.perf_counter() - started)
         classifier._check_labels()
         log.info(
             "loaded model %s (%d labels) on %s in %.2fs",
-            model.name, len(model.labels), session.get_providers()[0], classifier.load_s,
+            model.name,
+            len(model.labels),
+            session.get_providers()[0],
+            classifier.load_s,
         )
         return classifier
 

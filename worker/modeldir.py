@@ -49,9 +49,13 @@ class ModelDir(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> ModelDir:
-        missing = [f for f in (MODEL_FILE, LABELS_FILE, PREPROCESS_FILE) if not (path / f).is_file()]
+        missing = [
+            f for f in (MODEL_FILE, LABELS_FILE, PREPROCESS_FILE) if not (path / f).is_file()
+        ]
         if missing:
-            raise FileNotFoundError(f"{path} is not a model directory: missing {', '.join(missing)}")
+            raise FileNotFoundError(
+                f"{path} is not a model directory: missing {', '.join(missing)}"
+            )
         card_path = path / CARD_FILE
         return cls(
             name=path.name,

@@ -32,11 +32,10 @@ def preprocess(data: bytes, config: PreprocessConfig, limits: ImageLimits) -> np
         raise
     except Exception as exc:  # Pillow raises many types for broken files
         raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
-    array = np.asarray(cropped, dtype=np.float32) / 255.0
-    array = (array - np.asarray(config.mean, dtype=np.float32)) / np.asarray(
-        config.std, dtype=np.float32
-    )
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
+    scaled = np.asarray(cropped, dtype=np.float32) / np.float32(255.0)
+    mean = np.asarray(config.mean, dtype=np.float32)
+    std = np.asarray(config.std, dtype=np.float32)
+    return np.ascontiguousarray(((scaled - mean) / std).transpose(2, 0, 1))
 
 
 def stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -73,7 +72,10 @@ def _scaled_to_8bit(image: Image.Image) -> Image.Image:
 def resize_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image:
     width, height = image.size
     scale = config.resize / min(width, height)
-    size = (max(config.input_size, round(width * scale)), max(config.input_size, round(height * scale)))
+    size = (
+        max(config.input_size, round(width * scale)),
+        max(config.input_size, round(height * scale)),
+    )
     resized = image.resize(size, RESAMPLING[config.interpolation])
     left = (resized.width - config.input_size) // 2
     top = (resized.height - config.input_size) // 2

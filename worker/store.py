@@ -18,7 +18,9 @@ class WorkerStore:
 
     @classmethod
     def connect(cls, settings: QueueSettings) -> WorkerStore:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
         return cls(client, settings)
 
     def load(self, job_id: str) -> Job | None:
@@ -27,7 +29,7 @@ class WorkerStore:
 
     def image(self, job_id: str) -> bytes | None:
         data = self._redis.get(keys.image(job_id))
-        return None if data is None else bytes(data)
+        return data if isinstance(data, bytes) or data is None else data.encode()
 
     def save(self, job: Job) -> None:
         self._redis.set(keys.job(job.id), job.model_dump_json(), ex=self._settings.job_ttl_s)

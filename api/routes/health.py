@@ -21,5 +21,7 @@ async def readyz(jobs: Jobs) -> JSONResponse:
     except QueueUnavailable as exc:
         return JSONResponse({"status": "not ready", "reason": exc.message}, status_code=503)
     if not workers:
-        return JSONResponse({"status": "not ready", "reason": "no worker is serving"}, status_code=503)
+        return JSONResponse(
+            {"status": "not ready", "reason": "no worker is serving"}, status_code=503
+        )
     return JSONResponse({"status": "ready", "workers": workers})

@@ -1,5 +1,7 @@
 """POST /jobs queues an image; GET /jobs/{id} reads the job."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from api.dependencies import Form_, Jobs
@@ -8,7 +10,9 @@ from api.schemas import ErrorResponse
 from jobs.contract import Job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-ERRORS = {code: {"model": ErrorResponse} for code in (413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (413, 415, 422, 503)
+}
 
 
 @router.post("", status_code=202, response_model=Job, responses=ERRORS)

@@ -10,7 +10,11 @@ from jobs.contract import ErrorCode, Job, JobStatus
 
 router = APIRouter(tags=["predict"])
 
-FAILED_STATUS = {ErrorCode.DECODE_FAILED: 422, ErrorCode.UNKNOWN_MODEL: 422, ErrorCode.IMAGE_EXPIRED: 503}
+FAILED_STATUS = {
+    ErrorCode.DECODE_FAILED: 422,
+    ErrorCode.UNKNOWN_MODEL: 422,
+    ErrorCode.IMAGE_EXPIRED: 503,
+}
 
 
 @router.post(
@@ -25,7 +29,9 @@ async def predict(form: Form_, jobs: Jobs, settings: Settings) -> PredictRespons
         return PredictResponse.from_job(finished)
     if finished.status == JobStatus.FAILED and finished.error is not None:
         status = FAILED_STATUS.get(finished.error.code, 500)
-        return error_response(status, finished.error.code, f"Job {job.id}: {finished.error.message}")
+        return error_response(
+            status, finished.error.code, f"Job {job.id}: {finished.error.message}"
+        )
     return JSONResponse(
         finished.model_dump(mode="json"), status_code=202, headers={"Location": f"/jobs/{job.id}"}
     )

@@ -1,0 +1,58 @@
+"""Redis goes away: submits answer 503 and nothing is reported accepted; then it all recovers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from stack.system import LocalSystem
+from tests.conftest import start_system
+
+
+@pytest.fixture(scope="module")
+def outage_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    running = start_system(tmp_path_factory.mktemp("outage"))
+    yield running
+    running.stop()
+
+
+def _wait_ready(client: httpx.Client, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the API did not become ready again")
+
+
+def test_redis_down_gives_503_and_recovers_without_restarting_the_api(
+    outage_system: LocalSystem, dog_jpeg: bytes
+) -> None:
+    assert outage_system.embedded is not None and outage_system.api is not None
+    api_pid = outage_system.api.pid
+    with httpx.Client(base_url=outage_system.api_url, timeout=60) as client:
+        assert client.post("/predict", files={"image": dog_jpeg}).status_code == 200
+
+        outage_system.embedded.stop()
+        started = time.monotonic()
+        submitted = client.post("/jobs", files={"image": dog_jpeg})
+        assert submitted.status_code == 503, submitted.text
+        assert submitted.json()["error"]["code"] == "queue_unavailable"
+        assert submitted.headers["retry-after"]
+        assert time.monotonic() - started < 15
+        assert client.post("/predict", files={"image": dog_jpeg}).status_code == 503
+        assert client.get("/jobs/anything").status_code == 503
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert client.get("/healthz").status_code == 200
+
+        outage_system.embedded.start()
+        _wait_ready(client)
+        response = client.post("/predict", files={"image": dog_jpeg})
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"][0]["label"] == "golden retriever"
+    assert outage_system.api.alive() and outage_system.api.pid == api_pid
+    assert all(worker.alive() for worker in outage_system.workers)
