@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stack.processes import ROOT
+from stack.prometheus import find_prometheus
 
 pytestmark = pytest.mark.system
 
@@ -28,6 +29,7 @@ def _rows(markdown: str, header_start: str) -> list[list[str]]:
 
 
 def test_a_tiny_benchmark_writes_a_table_of_numbers(tmp_path: Path) -> None:
+    find_prometheus()  # the bench reads Prometheus when it is on PATH; installs it if missing
     out = tmp_path / "BENCHMARKS.md"
     argv = [
         sys.executable, "-m", "bench", "--users", "2", "--duration", "4",
