@@ -5,6 +5,10 @@
   does not end within KENNEL_LOADTEST_JOB_TIMEOUT_S, is a failure.
 - `PredictUser` calls POST /predict, which waits for the answer.
 
+Both are FastHttpUsers (geventhttpclient): on a machine that also runs kennel, the load
+generator should take as little CPU as it can. It sends no multipart of its own, so each
+image's form body is encoded once and reused.
+
 Images follow loadtests.traffic.MIX (web, Telegram and 12 MP phone photos). Settings come from
 the environment: KENNEL_LOADTEST_MODEL (default imagewoof), KENNEL_LOADTEST_IMAGES (cache dir),
 KENNEL_LOADTEST_POLL_S (0.05), KENNEL_LOADTEST_JOB_TIMEOUT_S (120).
@@ -17,15 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, between, events, task
 
 from loadtests import JOB_NAME
-from loadtests.traffic import DEFAULT_CACHE, TrafficMix, build
+from loadtests.traffic import DEFAULT_CACHE, TrafficImage, TrafficMix, build
 
 MODEL = os.environ.get("KENNEL_LOADTEST_MODEL", "imagewoof")
 POLL_S = float(os.environ.get("KENNEL_LOADTEST_POLL_S", "0.05"))
 JOB_TIMEOUT_S = float(os.environ.get("KENNEL_LOADTEST_JOB_TIMEOUT_S", "120"))
+BOUNDARY = "kennel-loadtest-boundary"
 _images: dict[str, Any] = {}
+_bodies: dict[tuple[str, str], bytes] = {}
 
 
 class JobFailed(Exception):
@@ -38,7 +44,24 @@ def make_images(**_: Any) -> None:
     _images["all"] = build(Path(os.environ.get("KENNEL_LOADTEST_IMAGES", str(DEFAULT_CACHE))))
 
 
-class KennelUser(HttpUser):
+def form_body(image: TrafficImage, model: str) -> bytes:
+    """multipart/form-data with the image and the model, as a browser or curl -F sends it."""
+    key = (f"{image.size_class}/{image.name}", model)
+    if key not in _bodies:
+        _bodies[key] = b"".join(
+            [
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\n'
+                f"{model}\r\n".encode(),
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; '
+                f'filename="{image.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode(),
+                image.data,
+                f"\r\n--{BOUNDARY}--\r\n".encode(),
+            ]
+        )
+    return _bodies[key]
+
+
+class KennelUser(FastHttpUser):
     abstract = True
     wait_time = between(0, 0.1)
 
@@ -46,11 +69,8 @@ class KennelUser(HttpUser):
         self.mix = TrafficMix(_images["all"])
 
     def upload(self) -> dict[str, Any]:
-        image = self.mix.draw()
-        return {
-            "files": {"image": (image.name, image.data, "image/jpeg")},
-            "data": {"model": MODEL},
-        }
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        return {"data": form_body(self.mix.draw(), MODEL), "headers": headers}
 
 
 class JobUser(KennelUser):
@@ -69,7 +89,7 @@ class JobUser(KennelUser):
             if sent.status_code != 202:
                 sent.failure(f"submit answered {sent.status_code}")
         if sent.status_code != 202:
-            raise JobFailed(f"submit answered {sent.status_code}: {sent.text[:200]}")
+            raise JobFailed(f"submit answered {sent.status_code}: {(sent.text or '')[:200]}")
         job_id = sent.json()["id"]
         deadline = time.perf_counter() + JOB_TIMEOUT_S
         while time.perf_counter() < deadline:
@@ -78,7 +98,7 @@ class JobUser(KennelUser):
             if status == "succeeded":
                 return
             if status in ("failed", "unknown"):
-                raise JobFailed(f"job {status}: {response.text[:200]}")
+                raise JobFailed(f"job {status}: {(response.text or '')[:200]}")
             time.sleep(POLL_S)
         raise JobFailed(f"job did not end within {JOB_TIMEOUT_S:.0f}s")
 
@@ -100,4 +120,4 @@ class PredictUser(KennelUser):
             "/predict", name="/predict", catch_response=True, **self.upload()
         ) as r:
             if r.status_code != 200:
-                r.failure(f"predict answered {r.status_code}: {r.text[:200]}")
+                r.failure(f"predict answered {r.status_code}: {(r.text or '')[:200]}")
