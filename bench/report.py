@@ -26,6 +26,7 @@ REFERENCE = [
 class LoadRun:
     load: LoadResult
     worker: Totals  # what the workers did during the run (a difference of totals)
+    load_average: float  # the machine's 1-minute load average as the run ended
 
 
 @dataclass
@@ -93,8 +94,8 @@ def model_table(benches: list[ModelBench]) -> list[str]:
 def load_table(benches: list[ModelBench]) -> list[str]:
     lines = [
         "| model | users | jobs | jobs/s | p50 (ms) | p95 (ms) | p99 (ms) | mean batch "
-        "| failed jobs (workers) | failed (client) | system / ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| failed jobs (workers) | failed (client) | system / ceiling | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b in benches:
         for run in b.runs:
@@ -102,7 +103,8 @@ def load_table(benches: list[ModelBench]) -> list[str]:
             lines.append(
                 f"| {b.facts.name} | {r.users} | {r.jobs} | {r.jobs_per_s:.2f} | {r.p50_ms:.0f} "
                 f"| {r.p95_ms:.0f} | {r.p99_ms:.0f} | {_num(w.mean_batch, '.2f')} | {w.failed:.0f} "
-                f"| {r.failures} | {r.jobs_per_s / b.ceiling_images_per_s:.0%} |"
+                f"| {r.failures} | {r.jobs_per_s / b.ceiling_images_per_s:.0%} "
+                f"| {run.load_average:.1f} |"
             )
     return lines
 
@@ -130,8 +132,10 @@ def render(benches: list[ModelBench], setup: Setup, plots: list[Path], root: Pat
             "How it is measured: [docs/benchmark.md](docs/benchmark.md).",
             "",
             f"The 1-minute load average was {setup.load_average[0]:.1f} when the run began and "
-            f"{setup.load_average[1]:.1f} when it ended, on {os.cpu_count()} cores: anything "
-            "well above what the benchmark itself adds means other work shared the machine.",
+            f"{setup.load_average[1]:.1f} when it ended, on {os.cpu_count()} cores; the last "
+            "column below is the load average as each level ended. The benchmark itself (a busy "
+            "worker, the API, Redis, Locust, Prometheus) accounts for about 2 to 4; more means "
+            "other work shared the machine and the level's numbers are low.",
             "",
             "## Models",
             "",

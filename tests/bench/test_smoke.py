@@ -33,7 +33,8 @@ def test_a_tiny_benchmark_writes_a_table_of_numbers(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     argv = [
         sys.executable, "-m", "bench", "--users", "2", "--duration", "4",
-        "--ceiling-seconds", "1", "--ceiling-batches", "1,4", "--models", "imagewoof",
+        "--ceiling-seconds", "1", "--ceiling-batches", "1,4", "--ceiling-repeats", "1",
+        "--models", "imagewoof",
         "--out", str(out), "--plots", str(tmp_path / "plots"), "--var", str(tmp_path / "var"),
     ]  # fmt: skip
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240)
