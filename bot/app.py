@@ -15,18 +15,13 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
-from celery import Celery
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import handlers
 from bot.chats import ChatModels, RateLimiter
 from bot.classify import ClassifyService
 from bot.retry import RetryAfter
 from bot.settings import BotSettings
-from jobs.celery_config import celery_config
-from jobs.client import WAIT_SLICE_S, JobClient
+from jobs.client import JobClient
 
 log = logging.getLogger(__name__)
 
@@ -59,31 +54,12 @@ def create_dispatcher(settings: BotSettings, jobs: JobClient, redis: aioredis.Re
     return dispatcher
 
 
-def connect_redis(url: str) -> aioredis.Redis:
-    """A Redis client that survives a Redis restart without failing a chat's request.
-
-    `aioredis.from_url` retries nothing by default, so after a restart every stale connection
-    in the pool fails one command. Here a dropped connection is reconnected and the command
-    retried (twice, briefly); an outage that lasts still surfaces as `QueueUnavailable`.
-    """
-    return aioredis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_timeout=WAIT_SLICE_S + 4,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        retry_on_error=[RedisConnectionError],
-    )
-
-
 @contextlib.asynccontextmanager
 async def connected(settings: BotSettings) -> AsyncIterator[tuple[JobClient, aioredis.Redis]]:
     """The job client and the Redis client the bot uses (one pool for both)."""
-    redis = connect_redis(settings.queue.redis_url)
-    celery = Celery("kennel-bot", set_as_current=False)
-    celery.conf.update(celery_config(settings.queue))
-    jobs = JobClient(redis, celery, settings.queue)
+    jobs = JobClient.connect(settings.queue)
     try:
-        yield jobs, redis
+        yield jobs, jobs.redis
     finally:
         await jobs.close()  # closes the Redis client too
 

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from celery import Celery
 from kombu.exceptions import OperationalError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -53,12 +55,24 @@ class JobClient:
 
     @classmethod
     def connect(cls, settings: QueueSettings) -> JobClient:
+        # After a Redis restart every pooled connection is stale: reconnect and retry the command
+        # (twice, briefly) instead of failing one request per connection. A real outage still
+        # surfaces as QueueUnavailable.
         redis = aioredis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_timeout=WAIT_SLICE_S + 4
+            settings.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=WAIT_SLICE_S + 4,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+            retry_on_error=[RedisConnectionError],
         )
         celery = Celery("kennel-client", set_as_current=False)
         celery.conf.update(celery_config(settings))
         return cls(redis, celery, settings)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The client's Redis connection pool, for a service's own small keys (the bot's)."""
+        return self._redis
 
     async def close(self) -> None:
         await self._redis.aclose()
