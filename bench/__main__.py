@@ -93,17 +93,22 @@ def select_models(config: BenchConfig) -> list[ModelDir]:
 
 
 def measure_ceilings(config: BenchConfig, models: list[ModelDir]) -> list[ModelBench]:
+    """Each model's best over `ceiling_repeats` passes; the models take turns within a pass,
+    so a busy moment on a shared machine lowers one measurement, not one model's ceiling."""
     mix = TrafficMix(build(config.var_dir / "images"), seed=0)
     images = [image.data for image in mix.sample(CEILING_IMAGES)]
-    benches = []
-    for model in models:
-        log.info("ceiling of %s: preprocessing + ONNX Runtime in-process ...", model.name)
-        best = ceiling.best(
-            model, images, config.ceiling_s, config.ceiling_batches, config.ceiling_repeats
-        )
-        log.info("  %.1f images/s (batches of %d)", best.images_per_s, best.batch_size)
-        benches.append(ModelBench(facts(model), best.images_per_s, best.batch_size))
-    return benches
+    found: dict[str, ceiling.Ceiling] = {}
+    for n in range(1, config.ceiling_repeats + 1):
+        for model in models:
+            log.info("ceiling of %s, pass %d: preprocessing + ONNX Runtime in-process ...",
+                     model.name, n)  # fmt: skip
+            rate = ceiling.best(model, images, config.ceiling_s, config.ceiling_batches)
+            log.info("  %.1f images/s (batches of %d)", rate.images_per_s, rate.batch_size)
+            if model.name not in found or rate.images_per_s > found[model.name].images_per_s:
+                found[model.name] = rate
+    return [
+        ModelBench(facts(m), found[m.name].images_per_s, found[m.name].batch_size) for m in models
+    ]
 
 
 def totals_source(

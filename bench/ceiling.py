@@ -29,19 +29,9 @@ class Ceiling:
     batch_size: int
 
 
-def best(
-    model: ModelDir, images: list[bytes], seconds: float, batch_sizes: list[int], repeats: int = 1
-) -> Ceiling:
-    """The fastest of `batch_sizes`, each measured for `seconds`, in `repeats` passes.
-
-    Passes go over all sizes in turn, so a moment of other work on the machine lowers one
-    measurement of one size, not all of them; the best is the ceiling.
-    """
-    rates = [
-        Ceiling(images_per_second(model, images, seconds, size), size)
-        for _ in range(repeats)
-        for size in batch_sizes
-    ]
+def best(model: ModelDir, images: list[bytes], seconds: float, batch_sizes: list[int]) -> Ceiling:
+    """The fastest of `batch_sizes`, each measured for `seconds`."""
+    rates = [Ceiling(images_per_second(model, images, seconds, size), size) for size in batch_sizes]
     return max(rates, key=lambda c: c.images_per_s)
 
 
