@@ -79,7 +79,9 @@ def write_model_dir(
     batch = torch.randn(4, 3, preprocess.input_size, preprocess.input_size, generator=generator)
     max_diff = parity(module, onnx_path, batch)
     if max_diff > PARITY_TOLERANCE:
-        raise RuntimeError(f"ONNX Runtime differs from torch by {max_diff:.2e} > {PARITY_TOLERANCE}")
+        raise RuntimeError(
+            f"ONNX Runtime differs from torch by {max_diff:.2e} > {PARITY_TOLERANCE}"
+        )
     card = {
         **card,
         "parameters": sum(p.numel() for p in module.parameters()),

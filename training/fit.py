@@ -1,0 +1,210 @@
+"""Fine-tune a timm model on an ImageFolder tree (train/, val/) and keep the run in RUN_DIR.
+
+RUN_DIR/config.yaml   the resolved configuration
+RUN_DIR/run.json      classes, where the weights came from, the data report
+RUN_DIR/last.pt       after every epoch (resume from it), best.pt at the best val accuracy
+RUN_DIR/metrics.csv   one row per epoch; RUN_DIR/tensorboard/ the same for TensorBoard
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from timm.optim import create_optimizer_v2
+from torch import nn
+from torch.utils.data import DataLoader
+
+from training import checkpoint
+from training.config import FitConfig, save_config
+from training.dataset import PackedImages, eval_transform, train_transform
+from training.loop import Device, LossFn, train_epoch, validate
+from training.losses import Distillation, Supervised
+from training.models import create_model, resolve_data_config
+from training.pack import PackReport, pack
+from training.runlog import RunLog
+from training.schedule import warmup_cosine
+from training.teacher import load_teacher
+
+log = logging.getLogger(__name__)
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    run_dir: Path
+    epochs: int
+    best_val_acc: float
+    last: dict[str, float]
+
+
+def pack_dir_for(config: FitConfig) -> Path:
+    """Packed arrays live beside the data folder, one per (data, side, resize mode)."""
+    return (
+        config.data.parent / ".packed" / f"{config.data.name}-{config.resize}-{config.resize_mode}"
+    )
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(wanted: str) -> Device:
+    if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            log.warning("device cuda asked for but torch sees no GPU: training on the CPU")
+            return Device("cpu")
+        return Device("cuda")
+    return Device("cpu")
+
+
+def _loaders(
+    config: FitConfig, pack_dir: Path, generator: torch.Generator
+) -> tuple[DataLoader[Any], DataLoader[Any]]:
+    common: dict[str, Any] = {
+        "batch_size": config.batch_size,
+        "num_workers": config.workers,
+        "persistent_workers": config.workers > 0,
+        "pin_memory": torch.cuda.is_available(),
+    }
+    train = PackedImages(pack_dir, "train", train_transform(config))
+    val = PackedImages(pack_dir, "val", eval_transform(config))
+    return (
+        DataLoader(
+            train,
+            shuffle=True,
+            drop_last=len(train) > config.batch_size,
+            generator=generator,
+            **common,
+        ),
+        DataLoader(val, shuffle=False, **common),
+    )
+
+
+def _loss(config: FitConfig, classes: list[str], device: Device) -> LossFn:
+    distill = config.distill
+    if distill.teacher is None:
+        return Supervised(config.label_smoothing)
+    assert config.mean is not None and config.std is not None
+    teacher = load_teacher(distill.teacher, classes, config.mean, config.std, device.name)
+    log.info(
+        "distilling from %s (T=%s, alpha=%s)", distill.teacher, distill.temperature, distill.alpha
+    )
+    return Distillation(teacher, distill.temperature, distill.alpha, config.label_smoothing)
+
+
+def _write_run(run_dir: Path, classes: list[str], weights: str, report: PackReport) -> None:
+    run = {"classes": classes, "weights": weights, "data": report.as_dict()}
+    (run_dir / RUN_FILE).write_text(json.dumps(run, indent=1, default=str) + "\n")
+
+
+def fit(config: FitConfig, resume: bool = False) -> FitResult:
+    config = resolve_data_config(config)
+    run_dir = config.out
+    run_dir.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(config.seed)
+    report = pack(config.data, pack_dir_for(config), config.resize, config.resize_mode)
+    classes = report.classes
+    train_loader, val_loader = _loaders(config, pack_dir_for(config), generator)
+    device = pick_device(config.device)
+    model, weights = create_model(
+        config.model,
+        len(classes),
+        config.pretrained,
+        config.hub_timeout_s,
+        drop_rate=config.drop_rate,
+    )
+    model = model.to(device.name, memory_format=device.memory_format)
+    optimizer = create_optimizer_v2(model, "adamw", lr=config.lr, weight_decay=config.weight_decay)
+    steps = len(train_loader)
+    scheduler = warmup_cosine(
+        optimizer, round(config.warmup_epochs * steps), config.epochs * steps, config.min_lr_ratio
+    )
+    scaler = torch.amp.GradScaler(device.name, enabled=device.amp)
+    start, best = 0, 0.0
+    if resume:
+        state = checkpoint.load(run_dir / checkpoint.LAST)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start, best, weights = state["epoch"], state["best_val_acc"], state["weights"]
+        log.info("resuming %s after epoch %d (best val acc %.4f)", run_dir, start, best)
+    save_config(config, run_dir)
+    _write_run(run_dir, classes, weights, report)
+    loss_fn = _loss(config, classes, device)
+    last: dict[str, float] = {}
+    with RunLog(run_dir) as runlog:
+        for epoch in range(start + 1, config.epochs + 1):
+            last = _epoch(
+                model,
+                train_loader,
+                val_loader,
+                loss_fn,
+                optimizer,
+                scheduler,
+                scaler,
+                device,
+                epoch,
+                config.epochs,
+            )
+            runlog.append(last)
+            state = {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "best_val_acc": max(best, last["val_acc"]),
+                "classes": classes,
+                "config": config.model_dump(mode="json"),
+                "weights": weights,
+            }
+            checkpoint.save(run_dir / checkpoint.LAST, state)
+            if last["val_acc"] > best or epoch == 1:
+                best = max(best, last["val_acc"])
+                checkpoint.save(run_dir / checkpoint.BEST, state)
+    return FitResult(run_dir, config.epochs, best, last)
+
+
+def _epoch(
+    model: nn.Module,
+    train_loader: DataLoader[Any],
+    val_loader: DataLoader[Any],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: Device,
+    epoch: int,
+    epochs: int,
+) -> dict[str, float]:
+    started = time.perf_counter()
+    lr = optimizer.param_groups[0]["lr"]
+    desc = f"epoch {epoch}/{epochs}"
+    row: dict[str, float] = {"epoch": epoch, "lr": lr}
+    row |= train_epoch(model, train_loader, loss_fn, optimizer, scheduler, scaler, device, desc)
+    row |= validate(model, val_loader, device)
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    log.info(
+        "epoch %d/%d: train loss %.4f acc %.4f, val loss %.4f acc %.4f top5 %.4f (%.1fs)",
+        epoch,
+        epochs,
+        row["train_loss"],
+        row["train_acc"],
+        row["val_loss"],
+        row["val_acc"],
+        row["val_top5"],
+        row["seconds"],
+    )
+    return row
