@@ -46,10 +46,9 @@ class FitResult:
 
 
 def pack_dir_for(config: FitConfig) -> Path:
-    """Packed arrays live beside the data folder, one per (data, side, resize mode)."""
-    return (
-        config.data.parent / ".packed" / f"{config.data.name}-{config.resize}-{config.resize_mode}"
-    )
+    """Packed arrays live beside the data folder, one per (data, side, resize, interpolation)."""
+    name = f"{config.data.name}-{config.resize}-{config.resize_mode}-{config.interpolation}"
+    return config.data.parent / ".packed" / name
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -113,7 +112,10 @@ def fit(config: FitConfig, resume: bool = False) -> FitResult:
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(config.seed)
-    report = pack(config.data, pack_dir_for(config), config.resize, config.resize_mode)
+    assert config.interpolation is not None
+    report = pack(
+        config.data, pack_dir_for(config), config.resize, config.resize_mode, config.interpolation
+    )
     classes = report.classes
     train_loader, val_loader = _loaders(config, pack_dir_for(config), generator)
     device = pick_device(config.device)
@@ -139,6 +141,11 @@ def fit(config: FitConfig, resume: bool = False) -> FitResult:
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         start, best, weights = state["epoch"], state["best_val_acc"], state["weights"]
+        # The saved lr belongs to the old schedule when --epochs grew: recompute it.
+        for group, base, factor in zip(
+            optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
+        ):
+            group["lr"] = base * factor(scheduler.last_epoch)
         log.info("resuming %s after epoch %d (best val acc %.4f)", run_dir, start, best)
     save_config(config, run_dir)
     _write_run(run_dir, classes, weights, report)

@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 ResizeMode = Literal["shorter", "letterbox"]
 LETTERBOX_FILL = (124, 116, 104)  # ImageNet's mean colour
+Interpolation = Literal["bicubic", "bilinear", "nearest"]
+RESAMPLING = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
 
 
 @dataclass
@@ -55,23 +61,25 @@ def load_rgb(path: Path) -> Image.Image:
         return ImageOps.exif_transpose(image).convert("RGB")
 
 
-def fit_square(image: Image.Image, side: int, mode: ResizeMode) -> Image.Image:
+def fit_square(
+    image: Image.Image, side: int, mode: ResizeMode, interpolation: Interpolation = "bicubic"
+) -> Image.Image:
     """`shorter`: resize the short side to `side`, center-crop (as served). `letterbox`: pad."""
     width, height = image.size
     if mode == "letterbox":
         longest = max(width, height)
         canvas = Image.new("RGB", (longest, longest), LETTERBOX_FILL)
         canvas.paste(image, ((longest - width) // 2, (longest - height) // 2))
-        return canvas.resize((side, side), Image.Resampling.BICUBIC)
+        return canvas.resize((side, side), RESAMPLING[interpolation])
     scale = side / min(width, height)
     size = (max(side, round(width * scale)), max(side, round(height * scale)))
-    resized = image.resize(size, Image.Resampling.BICUBIC)
+    resized = image.resize(size, RESAMPLING[interpolation])
     left, top = (resized.width - side) // 2, (resized.height - side) // 2
     return resized.crop((left, top, left + side, top + side))
 
 
-def fingerprint(data_dir: Path, side: int, mode: ResizeMode) -> str:
-    digest = hashlib.sha256(f"{side}:{mode}".encode())
+def fingerprint(data_dir: Path, side: int, mode: ResizeMode, interpolation: Interpolation) -> str:
+    digest = hashlib.sha256(f"{side}:{mode}:{interpolation}".encode())
     for split in SPLITS:
         for path in sorted((data_dir / split).rglob("*")):
             if path.is_file():
@@ -112,6 +120,7 @@ def _pack_split(
     out: Path,
     side: int,
     mode: ResizeMode,
+    interpolation: Interpolation,
 ) -> list[int]:
     """Write the kept images of one split to `out`/images.npy; return their labels."""
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +132,7 @@ def _pack_split(
     for sample in tqdm(samples, desc=f"packing {out.name}", unit="img", leave=False):
         image = _decode_unique(sample, seen, report)
         if image is not None:
-            images[len(labels)] = np.asarray(fit_square(image, side, mode))
+            images[len(labels)] = np.asarray(fit_square(image, side, mode, interpolation))
             labels.append(sample.label)
     images.flush()
     if len(labels) < len(samples):  # drop the unused rows, chunk by chunk
@@ -141,9 +150,15 @@ def _pack_split(
     return labels
 
 
-def pack(data_dir: Path, out: Path, side: int, mode: ResizeMode = "shorter") -> PackReport:
+def pack(
+    data_dir: Path,
+    out: Path,
+    side: int,
+    mode: ResizeMode = "shorter",
+    interpolation: Interpolation = "bicubic",
+) -> PackReport:
     """Pack `data_dir`/{train,val} into `out`, unless `out` already holds this exact data."""
-    stamp = fingerprint(data_dir, side, mode)
+    stamp = fingerprint(data_dir, side, mode, interpolation)
     if (out / "fingerprint").is_file() and (out / "fingerprint").read_text() == stamp:
         log.info("reusing packed data in %s", out)
         saved = json.loads((out / "report.json").read_text())
@@ -153,7 +168,7 @@ def pack(data_dir: Path, out: Path, side: int, mode: ResizeMode = "shorter") -> 
     seen: dict[str, Path] = {}
     for split in SPLITS:
         _, samples = scan(data_dir / split, classes)
-        labels = _pack_split(samples, seen, report, out / split, side, mode)
+        labels = _pack_split(samples, seen, report, out / split, side, mode, interpolation)
         counts = Counter(labels)
         report.counts[split] = {name: counts.get(i, 0) for i, name in enumerate(classes)}
         empty = [name for name, n in report.counts[split].items() if n == 0]
