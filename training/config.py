@@ -47,7 +47,8 @@ class FitConfig(BaseModel):
     warmup_epochs: float = Field(1.0, ge=0)
     min_lr_ratio: float = Field(0.01, ge=0, le=1)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
-    drop_rate: float = Field(0.2, ge=0, lt=1)
+    drop_rate: float = Field(0.2, ge=0, lt=1, description="Dropout before the classifier.")
+    drop_path_rate: float = Field(0.0, ge=0, lt=1, description="Stochastic depth.")
     seed: int = 0
     workers: int = Field(2, ge=0, description="DataLoader worker processes.")
     device: Literal["auto", "cpu", "cuda"] = "auto"

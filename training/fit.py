@@ -125,6 +125,7 @@ def fit(config: FitConfig, resume: bool = False) -> FitResult:
         config.pretrained,
         config.hub_timeout_s,
         drop_rate=config.drop_rate,
+        drop_path_rate=config.drop_path_rate,
     )
     model = model.to(device.name, memory_format=device.memory_format)
     optimizer = create_optimizer_v2(model, "adamw", lr=config.lr, weight_decay=config.weight_decay)
