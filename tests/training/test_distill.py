@@ -21,7 +21,7 @@ def test_student_learns_from_an_exported_teacher(
         distill={"teacher": exported_tiny_model.path, "temperature": 2.0, "alpha": 0.5},
     )
     result = fit(config)
-    # chance is 1/3; measured 0.83 with seed 0
+    # chance is 1/3; measured 0.81 with seed 0
     assert result.best_val_acc > 0.6
 
 
@@ -29,8 +29,8 @@ def test_student_learns_from_a_checkpoint_teacher(
     tiny_run: FitResult, tiny_data: Path, tmp_path: Path
 ) -> None:
     config = tiny_config(
-        tiny_data, tmp_path / "student", epochs=3, distill={"teacher": tiny_run.run_dir / "best.pt"}
+        tiny_data, tmp_path / "student", distill={"teacher": tiny_run.run_dir / "best.pt"}
     )
     result = fit(config)
-    assert result.last["train_loss"] > 0
-    assert result.best_val_acc > 1 / 3
+    # chance is 1/3; measured 0.97 with seed 0 (0.69 and 1.00 with seeds 1 and 2)
+    assert result.best_val_acc > 0.6

@@ -17,7 +17,7 @@ from training.runlog import read_metrics
 def test_tiny_model_learns_above_chance(tiny_run: FitResult) -> None:
     rows = read_metrics(tiny_run.run_dir)
     assert [r["epoch"] for r in rows] == list(range(1, TINY_EPOCHS + 1))
-    # chance is 1/3; measured 0.89 with seed 0 (see conftest), so 0.6 leaves a margin
+    # chance is 1/3; measured 0.94 with seed 0 (see conftest), so 0.6 leaves a margin
     assert tiny_run.best_val_acc > 1 / 3 + 0.27
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
 
