@@ -107,17 +107,54 @@ def _write_run(run_dir: Path, classes: list[str], weights: str, report: PackRepo
     (run_dir / RUN_FILE).write_text(json.dumps(run, indent=1, default=str) + "\n")
 
 
-def fit(config: FitConfig, resume: bool = False) -> FitResult:
-    config = resolve_data_config(config)
-    run_dir = config.out
-    run_dir.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Trainer:
+    """What one run trains with; its state is what a checkpoint holds."""
+
+    config: FitConfig
+    classes: list[str]
+    weights: str
+    device: Device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    train_loader: DataLoader[Any]
+    val_loader: DataLoader[Any]
+    best_val_acc: float = 0.0
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "best_val_acc": self.best_val_acc,
+            "classes": self.classes,
+            "config": self.config.model_dump(mode="json"),
+            "weights": self.weights,
+        }
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load a checkpoint; return the epoch it ended."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.best_val_acc, self.weights = state["best_val_acc"], state["weights"]
+        # The saved lr belongs to the old schedule when --epochs grew: recompute it.
+        scheduler = self.scheduler
+        for group, base, factor in zip(
+            self.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
+        ):
+            group["lr"] = base * factor(scheduler.last_epoch)
+        return int(state["epoch"])
+
+
+def build_trainer(config: FitConfig, classes: list[str], pack_dir: Path) -> Trainer:
     generator = seed_everything(config.seed)
-    assert config.interpolation is not None
-    report = pack(
-        config.data, pack_dir_for(config), config.resize, config.resize_mode, config.interpolation
-    )
-    classes = report.classes
-    train_loader, val_loader = _loaders(config, pack_dir_for(config), generator)
+    train_loader, val_loader = _loaders(config, pack_dir, generator)
     device = pick_device(config.device)
     model, weights = create_model(
         config.model,
@@ -134,85 +171,53 @@ def fit(config: FitConfig, resume: bool = False) -> FitResult:
         optimizer, round(config.warmup_epochs * steps), config.epochs * steps, config.min_lr_ratio
     )
     scaler = torch.amp.GradScaler(device.name, enabled=device.amp)
-    start, best = 0, 0.0
+    return Trainer(
+        config, classes, weights, device, model, optimizer, scheduler, scaler,
+        train_loader, val_loader,
+    )  # fmt: skip
+
+
+def fit(config: FitConfig, resume: bool = False) -> FitResult:
+    config = resolve_data_config(config)
+    run_dir = config.out
+    run_dir.mkdir(parents=True, exist_ok=True)
+    assert config.interpolation is not None
+    pack_dir = pack_dir_for(config)
+    report = pack(config.data, pack_dir, config.resize, config.resize_mode, config.interpolation)
+    trainer = build_trainer(config, report.classes, pack_dir)
+    start = trainer.restore(checkpoint.load(run_dir / checkpoint.LAST)) if resume else 0
     if resume:
-        state = checkpoint.load(run_dir / checkpoint.LAST)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        start, best, weights = state["epoch"], state["best_val_acc"], state["weights"]
-        # The saved lr belongs to the old schedule when --epochs grew: recompute it.
-        for group, base, factor in zip(
-            optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
-        ):
-            group["lr"] = base * factor(scheduler.last_epoch)
-        log.info("resuming %s after epoch %d (best val acc %.4f)", run_dir, start, best)
+        log.info("resuming %s after epoch %d (best %.4f)", run_dir, start, trainer.best_val_acc)
     save_config(config, run_dir)
-    _write_run(run_dir, classes, weights, report)
-    loss_fn = _loss(config, classes, device)
+    _write_run(run_dir, report.classes, trainer.weights, report)
+    loss_fn = _loss(config, report.classes, trainer.device)
     last: dict[str, float] = {}
     with RunLog(run_dir) as runlog:
         for epoch in range(start + 1, config.epochs + 1):
-            last = _epoch(
-                model,
-                train_loader,
-                val_loader,
-                loss_fn,
-                optimizer,
-                scheduler,
-                scaler,
-                device,
-                epoch,
-                config.epochs,
-            )
+            last = _epoch(trainer, loss_fn, epoch)
             runlog.append(last)
-            state = {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "best_val_acc": max(best, last["val_acc"]),
-                "classes": classes,
-                "config": config.model_dump(mode="json"),
-                "weights": weights,
-            }
+            improved = last["val_acc"] > trainer.best_val_acc or epoch == 1
+            trainer.best_val_acc = max(trainer.best_val_acc, last["val_acc"])
+            state = trainer.state(epoch)
             checkpoint.save(run_dir / checkpoint.LAST, state)
-            if last["val_acc"] > best or epoch == 1:
-                best = max(best, last["val_acc"])
+            if improved:
                 checkpoint.save(run_dir / checkpoint.BEST, state)
-    return FitResult(run_dir, config.epochs, best, last)
+    return FitResult(run_dir, config.epochs, trainer.best_val_acc, last)
 
 
-def _epoch(
-    model: nn.Module,
-    train_loader: DataLoader[Any],
-    val_loader: DataLoader[Any],
-    loss_fn: LossFn,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    device: Device,
-    epoch: int,
-    epochs: int,
-) -> dict[str, float]:
+def _epoch(trainer: Trainer, loss_fn: LossFn, epoch: int) -> dict[str, float]:
     started = time.perf_counter()
-    lr = optimizer.param_groups[0]["lr"]
-    desc = f"epoch {epoch}/{epochs}"
-    row: dict[str, float] = {"epoch": epoch, "lr": lr}
-    row |= train_epoch(model, train_loader, loss_fn, optimizer, scheduler, scaler, device, desc)
-    row |= validate(model, val_loader, device)
+    epochs = trainer.config.epochs
+    row: dict[str, float] = {"epoch": epoch, "lr": trainer.optimizer.param_groups[0]["lr"]}
+    row |= train_epoch(
+        trainer.model, trainer.train_loader, loss_fn, trainer.optimizer, trainer.scheduler,
+        trainer.scaler, trainer.device, f"epoch {epoch}/{epochs}",
+    )  # fmt: skip
+    row |= validate(trainer.model, trainer.val_loader, trainer.device)
     row["seconds"] = round(time.perf_counter() - started, 2)
     log.info(
         "epoch %d/%d: train loss %.4f acc %.4f, val loss %.4f acc %.4f top5 %.4f (%.1fs)",
-        epoch,
-        epochs,
-        row["train_loss"],
-        row["train_acc"],
-        row["val_loss"],
-        row["val_acc"],
-        row["val_top5"],
-        row["seconds"],
-    )
+        epoch, epochs, row["train_loss"], row["train_acc"], row["val_loss"], row["val_acc"],
+        row["val_top5"], row["seconds"],
+    )  # fmt: skip
     return row

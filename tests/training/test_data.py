@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ImageTreeFactory, draw_shape
+from conftest import SHAPES, ImageTreeFactory, draw_shape
 
 from training.addclass import add_class, split_files
+from training.cli import main
 from training.download import ArchiveSource, download_dataset
 from training.errors import DownloadFailed, EmptyClass, SkippedImageWarning
+from training.labelmap import wnid_names
 from training.pack import load_split, pack
 
 
@@ -111,12 +113,14 @@ def test_adding_an_empty_folder_fails_clearly(image_tree: ImageTreeFactory, tmp_
 
 @pytest.fixture
 def small_archive(tmp_path: Path) -> Path:
-    """imagewoof2-320.tgz in miniature: imagewoof2-320/{train,val}/<wnid>/*.JPEG."""
+    """imagewoof2-320.tgz in miniature: imagewoof2-320/{train,val}/<wnid>/*.JPEG, 10 wnids."""
     rng = random.Random(0)
     buffer = io.BytesIO()
+    kinds = sorted(SHAPES)
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for split, n in (("train", 3), ("val", 2)):
-            for wnid, kind in (("n02086240", "red_circle"), ("n02087394", "green_square")):
+        for split, n in (("train", 2), ("val", 1)):
+            for c, wnid in enumerate(wnid_names()):
+                kind = kinds[c % len(kinds)]
                 for i in range(n):
                     image = io.BytesIO()
                     draw_shape(kind, rng, 40).save(image, format="JPEG")
@@ -153,13 +157,13 @@ def test_download_fetches_verifies_and_unpacks(
         url=f"{local_http_server}/imagewoof2-320.tgz",
         folder="imagewoof2-320",
         sha256=sha256,
-        n_classes=2,
-        counts={"train": 6, "val": 4},
+        n_classes=10,
+        counts={"train": 20, "val": 10},
     )
     data_dir = download_dataset(source, tmp_path / "data", timeout_s=10)
 
     assert data_dir == tmp_path / "data" / "imagewoof2-320"
-    assert len(list((data_dir / "train" / "n02086240").glob("*.JPEG"))) == 3
+    assert len(list((data_dir / "train" / "n02086240").glob("*.JPEG"))) == 2
     assert f"sha256 {sha256}" in (data_dir / "SOURCE.txt").read_text()
     assert not (tmp_path / "data" / "imagewoof2-320.tgz").exists()
 
@@ -178,3 +182,33 @@ def test_download_of_a_missing_file_fails_clearly(local_http_server: str, tmp_pa
     source = ArchiveSource(url=f"{local_http_server}/nothing.tgz", folder="nothing")
     with pytest.raises(DownloadFailed, match="Could not download"):
         download_dataset(source, tmp_path / "data", timeout_s=10)
+
+
+def test_data_imagewoof_command_reads_its_url_from_the_settings(
+    local_http_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KENNEL_TRAINING_IMAGEWOOF_URL", f"{local_http_server}/imagewoof2-320.tgz")
+    main(["data", "imagewoof", "--root", str(tmp_path / "data")])
+    assert "Imagewoof is in" in capsys.readouterr().out
+    assert len(list((tmp_path / "data" / "imagewoof2-320" / "val").iterdir())) == 10
+
+
+def test_data_commands_add_a_class_and_prepare_a_pack(
+    image_tree: ImageTreeFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = image_tree(n_train=3, n_val=1)
+    source = tmp_path / "photos"
+    source.mkdir()
+    rng = random.Random(2)
+    for i in range(5):
+        draw_shape("green_square", rng, 40).save(source / f"{i}.png")
+    main(["data", "add-class", "lime", str(source), "--data", str(data), "--val-fraction", "0.4"])
+    main(["data", "prepare", str(data), "--size", "24", "--out", str(tmp_path / "packed")])
+
+    out = capsys.readouterr().out
+    assert "added class 'lime'" in out and "3 train, 2 val" in out
+    images, labels = load_split(tmp_path / "packed", "val")
+    assert images.shape == (5, 24, 24, 3) and sorted(set(labels.tolist())) == [0, 1, 2, 3]

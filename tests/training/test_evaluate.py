@@ -16,7 +16,8 @@ from training.evaluate import evaluate
 from training.labelmap import wnid_names
 from worker.modeldir import ModelDir
 
-IMAGEWOOF_MODEL = Path(__file__).resolve().parents[2] / "models" / "imagewoof"
+MODELS = Path(__file__).resolve().parents[2] / "models"
+IMAGEWOOF_MODEL = MODELS / "imagewoof"
 
 
 def _confusion(path: Path) -> np.ndarray:
@@ -62,3 +63,16 @@ def test_folders_that_match_no_label_fail_clearly(
     data = image_tree(classes={"red_circle": "red_circle", "purple_star": "green_square"}, n_val=1)
     with pytest.raises(LabelMismatch, match=r"No model label for folder.*purple_star"):
         evaluate(exported_tiny_model.path, data / "val")
+
+
+def test_a_model_with_more_labels_than_folders_gets_an_other_column(
+    image_tree: ImageTreeFactory,
+) -> None:
+    wnids = list(wnid_names())[:3]
+    data = image_tree(classes=dict.fromkeys(wnids, "green_square"), n_train=1, n_val=2, side=64)
+
+    evaluation = evaluate(MODELS / "imagenet", data / "val")
+
+    assert evaluation.classes == ["Shih-Tzu", "Rhodesian ridgeback", "beagle"]
+    assert evaluation.columns[-1] == "(other)" and evaluation.confusion.shape == (3, 4)
+    assert evaluation.confusion.sum() == 6
