@@ -16,7 +16,7 @@ from training.config import FitConfig
 from training.export import Probabilities, write_model_dir
 from training.fit import RUN_FILE
 from training.labelmap import readable
-from training.quantize import quantize_model_dir
+from training.quantize import calibration_files, quantize_model_dir
 from training.runlog import read_metrics
 from worker.modeldir import ModelDir, PreprocessConfig
 
@@ -74,5 +74,6 @@ def export_run(run_dir: Path, out: Path, int8: bool = False) -> list[ModelDir]:
     log.info("exported %s to %s", run_dir, out)
     written = [model]
     if int8:
-        written.append(quantize_model_dir(model, out.with_name(f"{out.name}-int8")))
+        calibration = calibration_files(config.data / "val")  # the run's val images, if still there
+        written.append(quantize_model_dir(model, out.with_name(f"{out.name}-int8"), calibration))
     return written

@@ -10,6 +10,7 @@ from conftest import SHAPES
 from training.cli import main
 from training.export import PARITY_TOLERANCE
 from training.fit import FitResult
+from training.quantize import quantize_model_dir
 from worker.classifier import OnnxClassifier
 from worker.modeldir import ModelDir
 
@@ -55,7 +56,20 @@ def test_int8_export_writes_a_second_loadable_directory(
     full = ModelDir.load(tmp_path / "shapes")
     int8 = ModelDir.load(tmp_path / "shapes-int8")
     assert int8.labels == full.labels and int8.preprocess == full.preprocess
-    assert int8.card["quantisation"]["probe_top1_agreement"] >= 0.5
+    quantisation = int8.card["quantisation"]
+    assert quantisation["method"].startswith("static QDQ")  # calibrated on the run's val images
+    assert quantisation["probe_top1_agreement"] >= 0.5
     assert int8.card["onnx_bytes"] < full.card["onnx_bytes"]
     probabilities = OnnxClassifier.load(int8).predict_batch(np.zeros((2, 3, 48, 48), np.float32))
     assert probabilities.shape == (2, 3)
+
+
+def test_int8_without_calibration_images_falls_back_to_dynamic(
+    exported_tiny_model: ModelDir, tmp_path: Path
+) -> None:
+    int8 = quantize_model_dir(exported_tiny_model, tmp_path / "dynamic-int8", calibration=None)
+    assert int8.card["quantisation"]["method"].startswith("dynamic")
+    assert OnnxClassifier.load(int8).predict_batch(np.zeros((1, 3, 48, 48), np.float32)).shape == (
+        1,
+        3,
+    )
