@@ -26,7 +26,7 @@ def load(path: Path) -> dict[str, Any]:
         path = path / BEST if (path / BEST).is_file() else path / LAST
     if not path.is_file():
         raise TrainingError(f"No checkpoint at {path}")
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     return state
 
 

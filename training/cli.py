@@ -37,7 +37,7 @@ def _data_imagewoof(args: argparse.Namespace) -> None:
     url = args.url or settings.imagewoof_url
     # The expected counts describe fastai's archive only; another URL is checked for layout.
     source = IMAGEWOOF if url == IMAGEWOOF.url else replace(IMAGEWOOF, url=url, counts={})
-    data_dir = download_dataset(source, args.root, settings.download_timeout_s)
+    data_dir = download_dataset(source, args.root, settings.download_timeout_s, args.force)
     print(f"Imagewoof is in {data_dir} (train/ and val/, one folder per WordNet id)")
 
 
@@ -109,6 +109,7 @@ def _add_data_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     woof = sub.add_parser("imagewoof", help="download, verify and unpack Imagewoof (320 px)")
     woof.add_argument("--root", type=Path, default=Path("data"), help="default: data/")
     woof.add_argument("--url", help="default: KENNEL_TRAINING_IMAGEWOOF_URL or fastai's S3")
+    woof.add_argument("--force", action="store_true", help="download again even if unpacked")
     woof.set_defaults(handler=_data_imagewoof)
     add = sub.add_parser("add-class", help="add a class from a folder of images")
     add.add_argument("name")

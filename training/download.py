@@ -84,10 +84,20 @@ def verify(data_dir: Path, source: ArchiveSource) -> dict[str, int]:
     return counts
 
 
-def download_dataset(source: ArchiveSource, root: Path, timeout_s: float = 60.0) -> Path:
-    """Download, check and unpack `source` under `root`; return the unpacked folder."""
+def download_dataset(
+    source: ArchiveSource, root: Path, timeout_s: float = 60.0, force: bool = False
+) -> Path:
+    """Download, check and unpack `source` under `root`; return the unpacked folder.
+
+    A folder already unpacked from the same URL is checked and kept unless `force`.
+    """
     root.mkdir(parents=True, exist_ok=True)
     data_dir = root / source.folder
+    stamp = data_dir / "SOURCE.txt"
+    if not force and stamp.is_file() and f"url {source.url}\n" in stamp.read_text():
+        verify(data_dir, source)
+        log.info("%s is already there (from %s); --force downloads it again", data_dir, source.url)
+        return data_dir
     archive = root / Path(source.url.split("?")[0]).name
     sha256 = fetch(source.url, archive, timeout_s)
     log.info("downloaded %s (%d bytes, sha256 %s)", archive, archive.stat().st_size, sha256)

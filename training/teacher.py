@@ -58,7 +58,7 @@ class OnnxTeacher:
         self._renormalise = renormalise
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        x = self._renormalise(batch.float()).cpu().numpy().astype(np.float32)
+        x = np.ascontiguousarray(self._renormalise(batch.float()).cpu().numpy(), np.float32)
         (probabilities,) = self._session.run(None, {"input": x})
         chosen = torch.from_numpy(np.asarray(probabilities)[:, self._index]).to(batch.device)
         return chosen.clamp_min(1e-8).log()

@@ -166,6 +166,8 @@ def test_download_fetches_verifies_and_unpacks(
     assert len(list((data_dir / "train" / "n02086240").glob("*.JPEG"))) == 2
     assert f"sha256 {sha256}" in (data_dir / "SOURCE.txt").read_text()
     assert not (tmp_path / "data" / "imagewoof2-320.tgz").exists()
+    # a second call keeps what is there (the server could be gone)
+    assert download_dataset(source, tmp_path / "data", timeout_s=10) == data_dir
 
 
 def test_download_refuses_an_archive_with_the_wrong_checksum(
