@@ -4,7 +4,8 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up bot test lint format models serving-deps bot-deps test-deps loadtest bench loadtest-deps
+.PHONY: up bot test lint format models serving-deps bot-deps test-deps data train export evaluate \
+	loadtest bench loadtest-deps
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
@@ -44,6 +45,24 @@ bench: loadtest-deps ## measure every model under models/: BENCH_USERS, BENCH_DU
 
 models: test-deps ## re-export the default models in models/ (needs torch and timm)
 	$(PY) -m training export-pretrained --out models
+
+# Training (docs/training.md): make data, make train MODEL=efficientnet_b0, make export, make evaluate
+MODEL ?= efficientnet_b0
+NAME ?= $(MODEL)
+RUN ?= runs/$(MODEL)
+DATA ?= data/imagewoof2-320
+
+data: test-deps ## download, verify and unpack Imagewoof into data/
+	$(PY) -m training data imagewoof --root $(dir $(DATA))
+
+train: test-deps ## fine-tune MODEL (training/configs/MODEL.yaml) on DATA into RUN; extra flags in ARGS
+	$(PY) -m training fit -c training/configs/$(MODEL).yaml --data $(DATA) --out $(RUN) $(ARGS)
+
+export: test-deps ## export RUN to models/NAME (ARGS=--int8 adds models/NAME-int8)
+	$(PY) -m training export $(RUN) --name $(NAME) $(ARGS)
+
+evaluate: test-deps ## evaluate models/NAME on DATA/val through the serving code
+	$(PY) -m training evaluate models/$(NAME) $(DATA)/val
 
 # Serving needs no torch: the API, a worker and the embedded Redis.
 serving-deps: $(UV)

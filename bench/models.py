@@ -8,9 +8,9 @@ from pathlib import Path
 
 from worker.modeldir import ModelDir
 
+# Written by `python -m training evaluate MODEL_DIR DATA_DIR` (training/evaluate.py): top-1
+# `accuracy` over `n_images`.
 EVAL_FILE = Path("eval") / "metrics.json"
-# Keys `python -m training evaluate` may use for top-1 accuracy, in order of preference.
-ACCURACY_KEYS = ("accuracy", "top1", "top1_accuracy", "acc")
 
 
 @dataclass(frozen=True)
@@ -23,22 +23,20 @@ class ModelFacts:
     eval_images: int | None
 
 
-def accuracy(model_path: Path) -> tuple[float | None, int | None]:
+def evaluated(model_path: Path) -> tuple[float | None, int | None]:
     """Top-1 accuracy and image count from MODEL_DIR/eval/metrics.json, or (None, None)."""
     path = model_path / EVAL_FILE
     if not path.is_file():
         return None, None
     metrics = json.loads(path.read_text())
-    value = next(
-        (metrics[k] for k in ACCURACY_KEYS if isinstance(metrics.get(k), int | float)), None
-    )
-    count = metrics.get("n_images", metrics.get("images"))
-    return (None if value is None else float(value)), (count if isinstance(count, int) else None)
+    value, count = metrics.get("accuracy"), metrics.get("n_images")
+    accuracy = float(value) if isinstance(value, int | float) else None
+    return accuracy, (count if isinstance(count, int) else None)
 
 
 def facts(model: ModelDir) -> ModelFacts:
     parameters = model.card.get("parameters")
-    acc, n_images = accuracy(model.path)
+    acc, n_images = evaluated(model.path)
     return ModelFacts(
         name=model.name,
         path=model.path,

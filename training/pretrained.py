@@ -37,7 +37,7 @@ PREPROCESS = PreprocessConfig(
 
 
 def imagenet_labels() -> list[str]:
-    """Readable ImageNet names: the first of each class's synonyms ("tabby", not "tabby, cat")."""
+    """Readable ImageNet names: each class's first synonym ("tabby", not "tabby, tabby cat")."""
     info = ImageNetInfo()
     return [info.index_to_description(i).split(",")[0].strip() for i in range(1000)]
 
