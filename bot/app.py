@@ -21,6 +21,7 @@ from bot.chats import ChatModels, RateLimiter
 from bot.classify import ClassifyService
 from bot.retry import RetryAfter
 from bot.settings import BotSettings
+from jobs import metrics
 from jobs.client import JobClient
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ async def connected(settings: BotSettings) -> AsyncIterator[tuple[JobClient, aio
 
 
 async def serve(settings: BotSettings) -> None:
+    metrics.serve(settings.metrics_port, settings.metrics_host, "KENNEL_BOT_METRICS_PORT")
     async with connected(settings) as (jobs, redis):
         bot = create_bot(settings)
         dispatcher = create_dispatcher(settings, jobs, redis)

@@ -51,6 +51,10 @@ class BotSettings(BaseSettings):
         20, ge=1, description="Images one chat may send per window (keep >= 10: an album)."
     )
     rate_window_s: int = Field(60, ge=1)
+    metrics_port: int = Field(
+        9101, ge=0, le=65535, description="Serve the bot's Prometheus metrics here; 0: off."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics port listens on.")
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
     @field_validator("token")

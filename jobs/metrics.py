@@ -4,7 +4,11 @@ Counted in `JobClient.submit`, the one place the API and the bot submit through,
 the same way. Label values are bounded: `source` is api or bot, `code` an `ErrorCode`.
 """
 
-from prometheus_client import Counter
+import logging
+
+from prometheus_client import Counter, start_http_server
+
+log = logging.getLogger(__name__)
 
 JOBS_SUBMITTED = Counter(
     "kennel_jobs_submitted_total", "Jobs queued, by who submitted them.", ["source"]
@@ -14,3 +18,13 @@ JOBS_REJECTED = Counter(
     "Submissions refused before queueing (bad image, unknown model, queue down), by error code.",
     ["source", "code"],
 )
+
+
+def serve(port: int, host: str, setting: str) -> bool:
+    """Expose this process's metrics over HTTP; port 0 (named by `setting`) leaves them unserved."""
+    if port == 0:
+        log.info("metrics not served (%s=0)", setting)
+        return False
+    start_http_server(port, addr=host)
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return True

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
+from jobs import metrics as jobs_metrics
 from jobs.contract import Job
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,5 @@ def job_finished(job: Job) -> None:
 
 def serve(port: int, host: str) -> None:
     """Expose this process's metrics over HTTP; port 0 leaves them unserved."""
-    if port == 0:
-        log.info("worker metrics not served (KENNEL_WORKER_METRICS_PORT=0)")
-        return
-    start_http_server(port, addr=host)
-    WORKER_UP.set(1)
-    log.info("worker metrics on http://%s:%d/metrics", host, port)
+    if jobs_metrics.serve(port, host, "KENNEL_WORKER_METRICS_PORT"):
+        WORKER_UP.set(1)

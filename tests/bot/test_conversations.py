@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot import replies
-from stack.processes import Service, wait_until
+from stack.processes import Service, free_port, wait_until
 from stack.readiness import workers_announced
 from stack.system import LocalSystem
 from tests.bot.fake_telegram import TOKEN, FakeTelegram
@@ -23,6 +25,7 @@ from tests.conftest import photo, start_system
 pytestmark = pytest.mark.system
 
 RATE_LIMIT = 10  # the largest album Telegram sends must pass
+METRICS_PORT = free_port()
 CATS = ("tabby", "tiger cat", "egyptian cat")
 
 
@@ -43,6 +46,7 @@ def bot_process(
         "KENNEL_TELEGRAM_API_URL": telegram.url,
         "KENNEL_BOT_RATE_LIMIT": str(RATE_LIMIT),
         "KENNEL_BOT_ANSWER_TIMEOUT_S": "30",
+        "KENNEL_BOT_METRICS_PORT": str(METRICS_PORT),
     }
     log_dir = Path(tmp_path_factory.mktemp("bot-logs"))
     service = Service("bot", [sys.executable, "-m", "bot"], log_dir, env).start()
@@ -79,6 +83,22 @@ def test_dog_photo_gets_its_breed_as_a_reply(bot: FakeTelegram, chat_id: int) ->
     assert first.startswith("Golden retriever — "), reply.text
     assert len(reply.text.splitlines()) == 3
     assert bot.calls("sendChatAction", chat_id)[0].params["action"] == "typing"
+
+
+def test_the_bot_counts_its_submissions_in_its_metrics(bot: FakeTelegram, chat_id: int) -> None:
+    def submitted() -> float:
+        text = httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10).text
+        samples = {
+            (s.name, s.labels.get("source")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        return samples.get(("kennel_jobs_submitted_total", "bot"), 0.0)
+
+    before = submitted()
+    bot.send_photo(chat_id, photo("grad_dog_cat.jfif").data)
+    bot.wait_for_replies(chat_id)
+    assert submitted() == before + 1
 
 
 def test_cat_photo_after_model_imagenet_is_named_a_cat(bot: FakeTelegram, chat_id: int) -> None:
