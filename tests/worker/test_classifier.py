@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from jobs.images import ImageLimits
 from tests.conftest import PHOTO_MANIFEST
-from worker.classifier import OnnxClassifier, top_k
+from worker.classifier import OnnxClassifier, providers_for, top_k
 from worker.errors import ModelLoadError
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess, stack
@@ -61,3 +63,15 @@ def test_labels_must_match_the_outputs(tmp_path: Path) -> None:
     (copy / "labels.json").write_text('["only one"]')
     with pytest.raises(ModelLoadError, match="10 outputs but 1 labels"):
         OnnxClassifier.load(ModelDir.load(copy))
+
+
+def test_cuda_without_a_gpu_falls_back_to_cpu_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert providers_for("cuda")[0] == "CUDAExecutionProvider"
+        return
+    with caplog.at_level(logging.WARNING, logger="worker.classifier"):
+        assert providers_for("cuda") == ["CPUExecutionProvider"]
+    assert "falling back to CPU" in caplog.text
+    assert providers_for("cpu") == ["CPUExecutionProvider"]

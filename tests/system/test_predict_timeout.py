@@ -1,0 +1,58 @@
+"""POST /predict waits a bounded time; past it, the answer is 202 with the job to follow."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from stack.processes import Service, free_port, wait_until
+from stack.system import LocalSystem
+
+
+@pytest.fixture
+def impatient_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second API on the shared kennel that waits only 1 ms for an answer."""
+    port = free_port()
+    env = {
+        **system.service_env,
+        "KENNEL_API_PORT": str(port),
+        "KENNEL_API_PREDICT_TIMEOUT_S": "0.001",
+    }
+    api = Service(
+        "impatient-api", [sys.executable, "-m", "api"], tmp_path_factory.mktemp("logs"), env
+    )
+    url = f"http://127.0.0.1:{port}"
+    api.start()
+    try:
+        wait_until(lambda: _healthy(url), 60, "the impatient API", api)
+        yield url
+    finally:
+        api.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_predict_past_its_wait_answers_202_with_the_job(
+    impatient_api: str, dog_jpeg: bytes
+) -> None:
+    with httpx.Client(base_url=impatient_api, timeout=30) as client:
+        response = client.post("/predict", files={"image": dog_jpeg})
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert job["status"] in ("queued", "running")
+        assert response.headers["location"] == f"/jobs/{job['id']}"
+        deadline = time.monotonic() + 30
+        while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = client.get(response.headers["location"]).json()
+    assert job["status"] == "succeeded"
+    assert job["result"]["predictions"][0]["label"] == "golden retriever"
