@@ -1,4 +1,6 @@
-"""How many kennel workers are serving? (Each announces itself in Redis; see worker/runtime.py.)"""
+"""Is kennel up? The API answers /healthz; workers announce themselves in Redis."""
+
+import urllib.request
 
 import redis
 
@@ -11,3 +13,11 @@ def workers_announced(redis_url: str) -> int:
             return sum(1 for _ in client.scan_iter(keys.WORKER_PATTERN))
     except (redis.exceptions.RedisError, OSError):
         return 0
+
+
+def api_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

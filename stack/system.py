@@ -6,22 +6,13 @@
 from __future__ import annotations
 
 import sys
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 from stack.processes import Service, free_port, port_open, wait_until
-from stack.readiness import workers_announced
+from stack.readiness import api_healthy, workers_announced
 from stack.redis import EmbeddedRedis, answers
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class LocalSystem:
@@ -76,7 +67,7 @@ class LocalSystem:
                 "KENNEL_API_HOST": self.api_host,
             },
         ).start()
-        wait_until(lambda: _healthy(self.api_url), 60, "the API", self.api)
+        wait_until(lambda: api_healthy(self.api_url), 60, "the API", self.api)
         return self
 
     def add_worker(self, wait: bool = True) -> Service:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from stack.processes import Service, free_port, wait_until
+from stack.readiness import api_healthy
 from stack.system import LocalSystem
 
 
@@ -28,17 +29,10 @@ def impatient_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory)
     url = f"http://127.0.0.1:{port}"
     api.start()
     try:
-        wait_until(lambda: _healthy(url), 60, "the impatient API", api)
+        wait_until(lambda: api_healthy(url), 60, "the impatient API", api)
         yield url
     finally:
         api.stop()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_predict_past_its_wait_answers_202_with_the_job(
