@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -16,12 +18,12 @@ from stack.system import LocalSystem
 
 @pytest.fixture
 def impatient_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second API on the shared kennel that waits only 1 ms for an answer."""
+    """A second API on the shared kennel that waits only half a second for an answer."""
     port = free_port()
     env = {
         **system.service_env,
         "KENNEL_API_PORT": str(port),
-        "KENNEL_API_PREDICT_TIMEOUT_S": "0.001",
+        "KENNEL_API_PREDICT_TIMEOUT_S": "0.5",
     }
     api = Service(
         "impatient-api", [sys.executable, "-m", "api"], tmp_path_factory.mktemp("logs"), env
@@ -36,10 +38,15 @@ def impatient_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_predict_past_its_wait_answers_202_with_the_job(
-    impatient_api: str, dog_jpeg: bytes
+    system: LocalSystem, impatient_api: str, dog_jpeg: bytes
 ) -> None:
+    worker = system.workers[0]
     with httpx.Client(base_url=impatient_api, timeout=30) as client:
-        response = client.post("/predict", files={"image": dog_jpeg})
+        os.kill(worker.pid, signal.SIGSTOP)  # the job cannot finish within the wait
+        try:
+            response = client.post("/predict", files={"image": dog_jpeg})
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
         assert response.status_code == 202, response.text
         job = response.json()
         assert job["status"] in ("queued", "running")
