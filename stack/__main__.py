@@ -42,9 +42,9 @@ def main() -> None:
     try:
         system.start()
         _banner(system.api_url)
-        while all(s.alive() for s in system.services()):
+        while not system.dead():
             time.sleep(0.5)
-        dead = next(s for s in system.services() if not s.alive())
+        dead = system.dead()[0]
         log.error(
             "%s stopped (exit %s); its log ends:\n%s", dead.name, dead.returncode(), dead.log_tail()
         )

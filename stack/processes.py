@@ -63,6 +63,8 @@ class Service:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._stopped = False
 
     @classmethod
     def python(
@@ -76,6 +78,8 @@ class Service:
         return self._process.pid
 
     def start(self) -> Service:
+        self._started_at = time.monotonic()
+        self._stopped = False
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             self.argv,
@@ -101,7 +105,15 @@ class Service:
             assert self._process is not None
             self._process.wait()
 
+    def crashed_after(self, uptime_s: float) -> bool:
+        """It exited without being stopped, having run at least `uptime_s` (so it did start)."""
+        ran_long_enough = time.monotonic() - self._started_at >= uptime_s
+        return (
+            self._process is not None and not self._stopped and not self.alive() and ran_long_enough
+        )
+
     def stop(self, timeout_s: float = 15) -> None:
+        self._stopped = True
         if not self.alive():
             return
         assert self._process is not None

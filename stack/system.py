@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +15,9 @@ from types import TracebackType
 from stack.processes import Service, free_port, port_open, wait_until
 from stack.readiness import api_healthy, workers_announced
 from stack.redis import EmbeddedRedis, answers
+
+log = logging.getLogger(__name__)
+SUPERVISE_EVERY_S = 0.5
 
 
 class LocalSystem:
@@ -25,8 +30,16 @@ class LocalSystem:
         redis_url: str | None = None,
         env: Mapping[str, str] | None = None,
         persist_redis: bool = True,
+        restart_workers: bool = True,
+        min_worker_uptime_s: float = 10.0,
     ) -> None:
-        """`redis_url`: use that Redis if it answers, else start an embedded one (None: always)."""
+        """`redis_url`: use that Redis if it answers, else start an embedded one (None: always).
+
+        `restart_workers`: start again a worker that crashes after it started, as compose's
+        restart policy does (Celery stops a worker on some broker errors: a kombu race when
+        Redis goes away mid-acknowledgement). One that exits within `min_worker_uptime_s` of
+        starting failed to start (say, a model that cannot load) and is left dead.
+        """
         self.var_dir = var_dir
         self.log_dir = var_dir / "logs"
         self.n_workers = workers
@@ -42,6 +55,9 @@ class LocalSystem:
         self.workers: list[Service] = []
         self.worker_metrics_ports: list[int] = []  # one per worker; see docs/metrics.md
         self.api: Service | None = None
+        self._restart_workers = restart_workers
+        self._min_uptime_s = min_worker_uptime_s
+        self._stopping = threading.Event()
 
     @property
     def service_env(self) -> dict[str, str]:
@@ -68,7 +84,34 @@ class LocalSystem:
             },
         ).start()
         wait_until(lambda: api_healthy(self.api_url), 60, "the API", self.api)
+        if self._restart_workers:
+            threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
         return self
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_EVERY_S):
+            for worker in self.workers:
+                if worker.crashed_after(self._min_uptime_s):
+                    log.warning(
+                        "%s exited with code %s; restarting it. Its log ends:\n%s",
+                        worker.name,
+                        worker.returncode(),
+                        worker.log_tail(5),
+                    )
+                    worker.start()
+
+    def dead(self) -> list[Service]:
+        """Services that stopped and will not come back by themselves."""
+        return [
+            service
+            for service in self.services()
+            if not service.alive()
+            and not (
+                self._restart_workers
+                and service in self.workers
+                and service.crashed_after(self._min_uptime_s)
+            )
+        ]
 
     def add_worker(self, wait: bool = True) -> Service:
         name = f"worker-{len(self.workers) + 1}"
@@ -103,6 +146,7 @@ class LocalSystem:
         return [*running, *([self.embedded.service] if self.embedded else [])]
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.api is not None:
             self.api.stop()
         for worker in self.workers:

@@ -55,8 +55,17 @@ def photo(name: str) -> Photo:
     return next(p for p in PHOTO_MANIFEST if p.path.name == name)
 
 
-def start_system(var_dir: Path, workers: int = 1, **env: str) -> LocalSystem:
-    system = LocalSystem(var_dir, workers=workers, env={**SYSTEM_ENV, **env}, persist_redis=False)
+def start_system(
+    var_dir: Path, workers: int = 1, restart_workers: bool = True, **env: str
+) -> LocalSystem:
+    system = LocalSystem(
+        var_dir,
+        workers=workers,
+        env={**SYSTEM_ENV, **env},
+        persist_redis=False,
+        restart_workers=restart_workers,
+        min_worker_uptime_s=1,  # a worker announces itself only after more than that
+    )
     try:
         return system.start()
     except StartupFailed:

@@ -61,3 +61,22 @@ def test_redis_down_gives_503_and_recovers_without_restarting_the_api(
         assert client.get("/readyz").status_code == 200
     assert outage_system.api.alive() and outage_system.api.pid == api_pid
     assert all(worker.alive() for worker in outage_system.workers)
+
+
+def test_a_worker_that_crashes_is_restarted_and_serves_again(
+    outage_system: LocalSystem, dog_jpeg: bytes
+) -> None:
+    """Celery can stop a worker when Redis drops mid-acknowledgement (a kombu race); so can any
+    crash. The supervisor starts it again, as compose's restart policy does."""
+    worker = outage_system.workers[0]
+    crashed_pid = worker.pid
+    worker.kill()
+    deadline = time.monotonic() + 60
+    while not (worker.alive() and worker.pid != crashed_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert worker.alive() and worker.pid != crashed_pid
+    assert not outage_system.dead()
+    _wait_for_worker(outage_system)
+    with httpx.Client(base_url=outage_system.api_url, timeout=60) as client:
+        response = client.post("/predict", files={"image": dog_jpeg})
+    assert response.status_code == 200, response.text

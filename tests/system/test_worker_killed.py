@@ -15,7 +15,8 @@ N_JOBS = 120
 
 
 def test_jobs_of_a_killed_worker_finish_on_another(tmp_path: Path, dog_jpeg: bytes) -> None:
-    system = start_system(tmp_path)
+    # A worker gone for good (no restart): another one must finish its jobs.
+    system = start_system(tmp_path, restart_workers=False)
     try:
         victim = system.workers[0]
 
