@@ -96,6 +96,7 @@ class JobClient:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(keys.job(job.id), job.model_dump_json(), ex=self._settings.job_ttl_s)
                 pipe.set(keys.image(job.id), data, ex=self._settings.image_ttl_s)
+                pipe.zadd(keys.QUEUED, {job.id: job.created_at.timestamp()})
                 await pipe.execute()
         try:
             await asyncio.to_thread(
@@ -148,3 +149,4 @@ class JobClient:
     async def _forget(self, job_id: str) -> None:
         with contextlib.suppress(*OUTAGE):
             await self._redis.delete(keys.job(job_id), keys.image(job_id))
+            await self._redis.zrem(keys.QUEUED, job_id)

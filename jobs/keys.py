@@ -3,6 +3,8 @@
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"
 WORKER_PATTERN = f"{PREFIX}:worker:*"
+# Jobs submitted and not yet started, scored by submission time (see worker/rescue.py).
+QUEUED = f"{PREFIX}:queued"
 
 
 def job(job_id: str) -> str:

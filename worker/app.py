@@ -9,6 +9,7 @@ from celery.signals import worker_ready
 
 from jobs.celery_config import celery_config
 from jobs.contract import TASK_NAME
+from worker.rescue import Rescuer
 from worker.runtime import WorkerRuntime
 from worker.settings import WorkerSettings
 
@@ -27,6 +28,13 @@ def create_celery(settings: WorkerSettings, runtime: WorkerRuntime) -> Celery:
     @app.task(name=TASK_NAME, shared=False, ignore_result=True)  # type: ignore[untyped-decorator]
     def classify(job_id: str) -> None:
         runtime.run(job_id)
+
+    def requeue(job_id: str) -> None:
+        app.send_task(TASK_NAME, args=[job_id], task_id=job_id)
+
+    # A job still not started after twice the redelivery timeout, with no message anywhere,
+    # lost it in a dying worker; see worker/rescue.py.
+    runtime.rescuer = Rescuer(runtime.store, requeue, 2 * settings.queue.redelivery_timeout_s)
 
     def announce(**_: Any) -> None:
         runtime.start_heartbeat()

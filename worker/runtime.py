@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from jobs.contract import ErrorCode, Job, JobResult, ModelInfo
@@ -16,6 +17,7 @@ from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess
+from worker.rescue import Rescuer
 from worker.settings import WorkerSettings
 from worker.store import WorkerStore
 
@@ -49,6 +51,7 @@ class WorkerRuntime:
     limits: ImageLimits
     heartbeat_s: float
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    rescuer: Rescuer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -136,5 +139,7 @@ class WorkerRuntime:
         while not self._stopping.wait(self.heartbeat_s):
             try:
                 self._announce()
+                if self.rescuer is not None:
+                    self.rescuer.sweep(time.time())
             except Exception as exc:
                 log.warning("heartbeat to Redis failed: %s", exc)

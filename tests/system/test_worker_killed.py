@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
+from jobs.contract import QUEUE_NAME
 from tests.conftest import finished_job, start_system
 
 N_JOBS = 120
@@ -53,3 +55,29 @@ async def _kill_mid_batch(client: httpx.AsyncClient, ids: list[str], kill: Any) 
             return states
         await asyncio.sleep(0.005)
     raise AssertionError("never saw the worker mid-batch")
+
+
+def test_a_job_whose_message_was_lost_is_requeued_and_succeeds(
+    tmp_path: Path, dog_jpeg: bytes
+) -> None:
+    """What a worker killed between taking a message and recording it leaves behind: a queued
+    job with no message anywhere. Made here on purpose: the message is taken off the queue."""
+    system = start_system(tmp_path, restart_workers=False)
+    try:
+        system.workers[0].stop()  # its models stay announced; nothing consumes now
+        with httpx.Client(base_url=system.api_url, timeout=30) as client:
+            job_id = client.post("/jobs", files={"image": dog_jpeg}).json()["id"]
+            with redis.Redis.from_url(system.redis_url) as broker:
+                message = broker.rpop(QUEUE_NAME)
+            assert message is not None and job_id.encode() in message
+            system.add_worker()
+            job = asyncio.run(_follow(system.api_url, job_id))
+    finally:
+        system.stop()
+    assert job["status"] == "succeeded"
+    assert job["attempts"] == 1  # requeued, not redelivered: it never started before
+
+
+async def _follow(url: str, job_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return await finished_job(client, job_id, 90)

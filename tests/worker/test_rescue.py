@@ -1,0 +1,99 @@
+"""Jobs whose queue message was lost are requeued once, and only those (against a real Redis)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from jobs import keys
+from jobs.contract import QUEUE_NAME, Job, JobStatus
+from jobs.settings import QueueSettings
+from stack.redis import EmbeddedRedis
+from worker.rescue import Rescuer
+from worker.store import UNACKED_KEY, WorkerStore
+
+AFTER_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    path = tmp_path_factory.mktemp("rescue")
+    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_server.url) as connection:
+        connection.flushdb()
+        yield connection
+
+
+@pytest.fixture
+def rescuer(client: redis.Redis, redis_server: EmbeddedRedis) -> tuple[Rescuer, list[str]]:
+    sent: list[str] = []
+    store = WorkerStore(client, QueueSettings(redis_url=redis_server.url))
+    return Rescuer(store, sent.append, AFTER_S), sent
+
+
+def submit(client: redis.Redis, submitted_at: float, status: JobStatus = JobStatus.QUEUED) -> str:
+    """What JobClient.submit writes (the message itself is up to each test)."""
+    job = Job(model="imagewoof", top_k=5, source="api", status=status)
+    client.set(keys.job(job.id), job.model_dump_json())
+    client.zadd(keys.QUEUED, {job.id: submitted_at})
+    return job.id
+
+
+def test_an_old_job_with_no_message_anywhere_is_requeued_once(
+    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+) -> None:
+    sweeper, sent = rescuer
+    now = time.time()
+    lost = submit(client, now - AFTER_S - 1)
+    assert sweeper.sweep(now) == [lost]
+    assert sent == [lost]
+    assert sweeper.sweep(now) == []  # claimed again only after another AFTER_S
+    assert sweeper.sweep(now + AFTER_S + 1) == [lost]
+
+
+def test_jobs_whose_message_exists_or_that_are_young_are_left_alone(
+    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+) -> None:
+    sweeper, sent = rescuer
+    now = time.time()
+    waiting = submit(client, now - AFTER_S - 1)
+    client.lpush(QUEUE_NAME, f'{{"headers": {{"id": "{waiting}"}}}}')
+    held = submit(client, now - AFTER_S - 1)
+    client.hset(UNACKED_KEY, "tag-1", f'[{{"headers": {{"id": "{held}"}}}}, "", "kennel"]')
+    submit(client, now - 1)  # young: its message may be on its way
+    assert sweeper.sweep(now) == []
+    assert sent == []
+
+
+def test_jobs_that_started_or_expired_are_dropped_not_requeued(
+    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+) -> None:
+    sweeper, sent = rescuer
+    now = time.time()
+    started = submit(client, now - AFTER_S - 1, status=JobStatus.RUNNING)
+    expired = submit(client, now - AFTER_S - 1)
+    client.delete(keys.job(expired))
+    assert sweeper.sweep(now) == []
+    assert sent == []
+    assert client.zscore(keys.QUEUED, started) is None
+    assert client.zscore(keys.QUEUED, expired) is None
+
+
+def test_starting_a_job_takes_it_off_the_queued_set(
+    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+) -> None:
+    sweeper, _ = rescuer
+    job_id = submit(client, time.time() - AFTER_S - 1)
+    job = sweeper.store.load(job_id)
+    assert job is not None
+    sweeper.store.save(job.started())
+    assert client.zscore(keys.QUEUED, job_id) is None
