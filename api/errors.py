@@ -19,6 +19,8 @@ STATUS = {
     ErrorCode.NOT_AN_IMAGE: 415,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.TOO_MANY_PIXELS: 413,
+    ErrorCode.BAD_ASPECT_RATIO: 422,
+    ErrorCode.UPLOAD_TOO_SLOW: 408,
     ErrorCode.UNKNOWN_MODEL: 422,
     ErrorCode.INVALID_REQUEST: 422,
     ErrorCode.JOB_NOT_FOUND: 404,
