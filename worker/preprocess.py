@@ -36,7 +36,7 @@ STRIP_ROWS = 256
 # The widest reach of the filters in RESAMPLING (bicubic), in output pixels.
 FILTER_REACH = 2.0
 WIDENED = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
-ORIENTATION = {
+ORIENTATION: dict[int, tuple[Image.Transpose, ...]] = {
     2: (Image.Transpose.FLIP_LEFT_RIGHT,),
     3: (Image.Transpose.ROTATE_180,),
     4: (Image.Transpose.FLIP_TOP_BOTTOM,),
@@ -87,9 +87,10 @@ def _reserved(budget: PixelBudget | None, pixels: int) -> Iterator[None]:
 
 def _decode_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image:
     orientation = image.getexif().get(0x0112)
+    methods = ORIENTATION.get(orientation, ()) if isinstance(orientation, int) else ()
     image.load()
     small = reduce_for(image, config.resize)
-    for method in ORIENTATION.get(orientation, ()):
+    for method in methods:
         small = small.transpose(method)
     return resize_and_crop(small, config)
 
