@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from jobs.images import ImageLimits
-from tests.conftest import PHOTO_MANIFEST, encode, photo
+from tests.conftest import PHOTO_MANIFEST, encode, jpeg_claiming, photo
 from worker.errors import DecodeFailed
 from worker.jpegscan import check_scan_data
 from worker.modeldir import PreprocessConfig
@@ -161,17 +161,6 @@ def test_large_images_of_every_mode_reduce_and_match(mode: str, fmt: str) -> Non
     config = PreprocessConfig()
     difference = np.abs(run(data, config) - reference(data, config))
     assert difference.mean() < 0.02
-
-
-LIE_TEMPLATE = Image.radial_gradient("L").convert("RGB").resize((64, 64))
-
-
-def jpeg_claiming(width: int, height: int) -> bytes:
-    """A 64x64 JPEG whose frame header is rewritten to claim width x height."""
-    data = bytearray(encode(LIE_TEMPLATE, "JPEG"))
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
-    return bytes(data)
 
 
 def test_a_jpeg_claiming_more_pixels_than_its_data_fails_to_decode() -> None:
