@@ -61,7 +61,10 @@ def preprocess(
             check_scan_data(data)
         _draft(image, config.resize)
         with _reserved(budget, image.width * image.height):
-            cropped = _decode_and_crop(image, config)
+            try:
+                cropped = _decode_and_crop(image, config)
+            finally:
+                image.close()  # the decoded pixels go before the budget is given back
     except DecodeFailed:
         raise
     except Exception as exc:  # Pillow raises many types for broken files
