@@ -2,9 +2,8 @@
 
 import logging
 
-import uvicorn
-
 from api.app import create_app
+from api.server import serve
 from api.settings import ApiSettings
 
 
@@ -13,7 +12,7 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = ApiSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodyLimits
 from api.metrics import HttpMetrics, register_queue_depth, unregister_queue_depth
 from api.routes import health, jobs, metrics, models, predict
 from api.settings import ApiSettings
@@ -34,6 +34,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for router in (jobs.router, predict.router, models.router, health.router, metrics.router):
         app.include_router(router)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.queue.max_upload_bytes)
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=settings.queue.max_upload_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    )
     app.add_middleware(HttpMetrics)  # outermost: counts every answer, 413s from the limit too
     return app

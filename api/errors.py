@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,12 +20,18 @@ STATUS = {
     ErrorCode.NOT_AN_IMAGE: 415,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.TOO_MANY_PIXELS: 413,
+    ErrorCode.BAD_ASPECT_RATIO: 422,
+    ErrorCode.UPLOAD_TOO_SLOW: 408,
     ErrorCode.UNKNOWN_MODEL: 422,
     ErrorCode.INVALID_REQUEST: 422,
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.NO_MODELS: 503,
 }
+# A message quotes what the client sent (a model name, say): never more than this of it.
+MAX_MESSAGE_CHARS = 300
+# After these the request body may be unread: the connection closes, not waits for the rest.
+CLOSES_CONNECTION = {408, 413}
 
 
 class ApiError(Exception):
@@ -39,16 +46,45 @@ class JobNotFound(ApiError):
     code = ErrorCode.JOB_NOT_FOUND
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+class InvalidRequest(ApiError):
+    code = ErrorCode.INVALID_REQUEST
+
+
+class BodyTooLarge(ApiError):
+    code = ErrorCode.FILE_TOO_LARGE
+
+
+class UploadTooSlow(ApiError):
+    code = ErrorCode.UPLOAD_TOO_SLOW
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    extra = dict(headers or {})
+    if status == 503:
+        extra["Retry-After"] = "5"
+    if status in CLOSES_CONNECTION:
+        extra["Connection"] = "close"
+    body = {"error": {"code": code, "message": shortened(message)}}
+    return JSONResponse(body, status, headers=extra or None)
+
+
+def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
+    return error_response(STATUS[exc.code], exc.code, exc.message)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     @app.exception_handler(JobsError)
     async def known(_: Request, exc: ApiError | JobsError) -> JSONResponse:
-        return error_response(STATUS[exc.code], exc.code, exc.message)
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,4 +95,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        # FastAPI turns any error while it reads the body into a 400 "error parsing the body";
+        # ours (too large, too slow) ride along as its cause.
+        if isinstance(exc.__cause__, ApiError):
+            return api_error_response(exc.__cause__)
+        if exc.status_code == 400:
+            return error_response(422, ErrorCode.INVALID_REQUEST, f"Malformed body: {exc.detail}")
+        return error_response(exc.status_code, "http_error", str(exc.detail), exc.headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,3 +47,52 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+ERROR_DESCRIPTIONS = {
+    404: "Not found: `job_not_found`.",
+    408: "The upload (headers or body) took too long: `upload_too_slow`.",
+    413: "Too large: `file_too_large`, `too_many_pixels`.",
+    415: "Not an image kennel reads: `not_an_image`.",
+    422: "Invalid: `invalid_request`, `empty_file`, `bad_aspect_ratio`, `unknown_model`; "
+    "from /predict also `decode_failed`.",
+    500: "The model failed on this image's batch: `inference_failed`.",
+    503: "Redis unreachable (`queue_unavailable`), no worker serves (`no_models`), or, from "
+    "/predict, the image expired before a worker took it (`image_expired`).",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error statuses a route can answer."""
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
+SUBMIT_ERRORS = errors(408, 413, 415, 422, 503)
+READ_ERRORS = errors(404, 503)
+PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": Job, "description": "Not finished within the wait: the job, to poll."},
+    **errors(408, 413, 415, 422, 500, 503),
+}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "Not ready: Redis unreachable or no worker serving.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"status": {"type": "string"}, "reason": {"type": "string"}},
+                    "required": ["status", "reason"],
+                }
+            }
+        },
+    }
+}
+PROMETHEUS_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition format.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}

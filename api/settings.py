@@ -15,4 +15,10 @@ class ApiSettings(BaseSettings):
     predict_timeout_s: float = Field(
         10.0, gt=0, description="POST /predict waits this long, then answers 202 with the job."
     )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="A request body not in this long after its headers answers 408."
+    )
+    header_timeout_s: float = Field(
+        30.0, gt=0, description="Request headers not in this long answer 408 (and close)."
+    )
     queue: QueueSettings = Field(default_factory=QueueSettings)

@@ -37,6 +37,8 @@ IMAGE_REJECTED = {
     "(JPEG, PNG, WebP, GIF, BMP or TIFF). Send me a photo of a dog.",
     ErrorCode.TOO_MANY_PIXELS: "That image has too many pixels for me. "
     "Send a smaller one, or as a photo (Telegram shrinks those).",
+    ErrorCode.BAD_ASPECT_RATIO: "That image is too long and thin for me. "
+    "Send a photo of a dog, not a panorama or a strip.",
 }
 
 

@@ -31,6 +31,10 @@ class TooManyPixels(ImageRejected):
     code = ErrorCode.TOO_MANY_PIXELS
 
 
+class BadAspectRatio(ImageRejected):
+    code = ErrorCode.BAD_ASPECT_RATIO
+
+
 class UnknownModel(JobsError):
     code = ErrorCode.UNKNOWN_MODEL
 

@@ -1,4 +1,4 @@
-"""Cheap checks on an upload before it is queued: size, format and pixel count.
+"""Cheap checks on an upload before it is queued: size, format, pixel count and elongation.
 
 Only the image header is read here; decoding happens in the worker. A file that passes these
 checks but fails to decode ends as a failed job with code `decode_failed`.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from jobs.errors import EmptyImage, FileTooLarge, NotAnImage, TooManyPixels
+from jobs.errors import BadAspectRatio, EmptyImage, FileTooLarge, NotAnImage, TooManyPixels
 from jobs.settings import QueueSettings
 
 # Formats a camera, a browser or a messenger produces. Pillow can open more (EPS and others
@@ -24,10 +24,15 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 class ImageLimits:
     max_bytes: int
     max_pixels: int
+    max_aspect_ratio: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: QueueSettings) -> ImageLimits:
-        return cls(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+        return cls(
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+            max_aspect_ratio=settings.max_aspect_ratio,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,18 @@ def open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
     return image
 
 
+def check_aspect_ratio(width: int, height: int, limits: ImageLimits) -> None:
+    long_side, short_side = max(width, height), min(width, height)
+    if short_side == 0 or long_side / short_side > limits.max_aspect_ratio:
+        raise BadAspectRatio(
+            f"The image is {width}x{height}, more elongated than the limit of "
+            f"{limits.max_aspect_ratio:g}:1."
+        )
+
+
 def inspect_image(data: bytes, limits: ImageLimits) -> ImageInfo:
+    """The API's checks, from the header alone. Workers cope with any shape (bounded by the
+    output size); the elongation limit only keeps pointless work off the queue."""
     image = open_checked(data, limits)
+    check_aspect_ratio(image.width, image.height, limits)
     return ImageInfo(format=str(image.format), width=image.width, height=image.height)

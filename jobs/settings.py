@@ -16,6 +16,11 @@ class QueueSettings(BaseSettings):
     max_image_pixels: int = Field(
         50_000_000, description="Larger images (decompression bombs) answer 413."
     )
+    max_aspect_ratio: float = Field(
+        20.0,
+        ge=1,
+        description="Images more elongated than this (long side / short side) answer 422.",
+    )
     redelivery_timeout_s: int = Field(
         60,
         description="A job a worker took but did not finish (it died) goes to another worker "

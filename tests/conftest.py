@@ -106,6 +106,14 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A 64x64 JPEG whose frame header is rewritten to claim width x height."""
+    data = bytearray(encode(Image.radial_gradient("L").convert("RGB").resize((64, 64)), "JPEG"))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
 @pytest.fixture
 def decompression_bomb_png() -> bytes:
     """A 30000 x 30000 PNG (900 megapixels) that compresses to a few hundred kilobytes."""

@@ -7,6 +7,7 @@ from jobs.contract import QUEUE_NAME
 from worker import metrics
 from worker.app import create_celery
 from worker.errors import ModelLoadError
+from worker.memory import return_large_blocks_to_os
 from worker.runtime import WorkerRuntime
 from worker.settings import WorkerSettings
 from worker.store import WorkerStore
@@ -18,6 +19,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    return_large_blocks_to_os()
     settings = WorkerSettings()
     store = WorkerStore.connect(settings.queue)
     try:

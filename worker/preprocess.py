@@ -1,12 +1,24 @@
-"""Bytes to model input, following the model's PreprocessConfig. Pure functions, no I/O."""
+"""Bytes to model input, following the model's PreprocessConfig. Pure functions, no I/O.
+
+Memory and time are bounded by the output, not by the input's shape: a JPEG decodes at reduced
+size (draft), any other format is reduced by an integer factor right after decoding and before
+any conversion, and the final resize reads only the center crop it keeps. A PixelBudget, when
+given, holds the decoded pixel count while the full-size image is in memory.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
+
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from jobs.images import ImageLimits, open_checked
+from worker.budget import PixelBudget
 from worker.errors import DecodeFailed
+from worker.jpegscan import check_scan_data
 from worker.modeldir import PreprocessConfig
 
 RESAMPLING = {
@@ -14,9 +26,30 @@ RESAMPLING = {
     "bilinear": Image.Resampling.BILINEAR,
     "nearest": Image.Resampling.NEAREST,
 }
+# Reduce by an integer factor only while the image stays this many times larger than the resize
+# target; beyond 3 Pillow documents the result as indistinguishable from a fair resample.
+REDUCING_GAP = 3.0
+# Modes Image.reduce accepts; the others are converted (after decoding) to the mode given.
+REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F", "PA"}
+# Source rows reduced at a time: a strip's conversion is all the extra memory a reduce needs.
+STRIP_ROWS = 256
+# The widest reach of the filters in RESAMPLING (bicubic), in output pixels.
+FILTER_REACH = 2.0
+WIDENED = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
+ORIENTATION: dict[int, tuple[Image.Transpose, ...]] = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
 
 
-def preprocess(data: bytes, config: PreprocessConfig, limits: ImageLimits) -> np.ndarray:
+def preprocess(
+    data: bytes, config: PreprocessConfig, limits: ImageLimits, budget: PixelBudget | None = None
+) -> np.ndarray:
     """Decode, orient, convert to RGB, resize the short side, center-crop and normalise.
 
     Returns a float32 array (3, input_size, input_size). Raises DecodeFailed for anything that
@@ -24,10 +57,14 @@ def preprocess(data: bytes, config: PreprocessConfig, limits: ImageLimits) -> np
     """
     try:
         image = open_checked(data, limits)
+        if image.format in ("JPEG", "MPO"):
+            check_scan_data(data)
         _draft(image, config.resize)
-        image = ImageOps.exif_transpose(image)
-        rgb = to_rgb(image, config.background)
-        cropped = resize_and_crop(rgb, config)
+        with _reserved(budget, image.width * image.height):
+            try:
+                cropped = _decode_and_crop(image, config)
+            finally:
+                image.close()  # the decoded pixels go before the budget is given back
     except DecodeFailed:
         raise
     except Exception as exc:  # Pillow raises many types for broken files
@@ -42,6 +79,25 @@ def stack(arrays: list[np.ndarray]) -> np.ndarray:
     return np.stack(arrays).astype(np.float32, copy=False)
 
 
+@contextlib.contextmanager
+def _reserved(budget: PixelBudget | None, pixels: int) -> Iterator[None]:
+    if budget is None:
+        yield
+        return
+    with budget.reserve(pixels):
+        yield
+
+
+def _decode_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image:
+    orientation = image.getexif().get(0x0112)
+    methods = ORIENTATION.get(orientation, ()) if isinstance(orientation, int) else ()
+    image.load()
+    small = reduce_for(image, config.resize)
+    for method in methods:
+        small = small.transpose(method)
+    return resize_and_crop(small, config)
+
+
 def _draft(image: Image.Image, short_side: int) -> None:
     """Let JPEG decode at 1/2, 1/4 or 1/8 scale when the photo is much larger than needed."""
     if image.format not in ("JPEG", "MPO"):
@@ -50,6 +106,33 @@ def _draft(image: Image.Image, short_side: int) -> None:
     scale = short_side / min(width, height)
     if scale < 0.5:
         image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+
+
+def reduce_for(image: Image.Image, short_side: int) -> Image.Image:
+    """Shrink a decoded image by an integer factor that keeps its short side well above
+    `short_side` (REDUCING_GAP times). Works in strips, so a mode Image.reduce cannot take
+    (1-bit, palette, 16-bit) is converted a strip at a time, never as a whole image."""
+    factor = int(min(image.size) / (short_side * REDUCING_GAP))
+    if factor < 2:
+        return image
+    mode = image.mode if image.mode in REDUCIBLE else _reducible_mode(image)
+    width, height = image.size
+    reduced = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * max(1, STRIP_ROWS // factor)
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(top + rows, height)))
+        if strip.mode != mode:
+            strip = strip.convert(mode)
+        reduced.paste(strip.reduce(factor), (0, top // factor))
+    return reduced
+
+
+def _reducible_mode(image: Image.Image) -> str:
+    if image.mode in WIDENED:
+        return WIDENED[image.mode]
+    if image.mode == "P" and "transparency" in image.info:
+        return "RGBA"
+    return "RGB"
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
@@ -70,13 +153,35 @@ def _scaled_to_8bit(image: Image.Image) -> Image.Image:
 
 
 def resize_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image:
+    """Resize the short side to config.resize and keep the center input_size square as RGB.
+
+    Only the source region that square comes from (plus the filter's reach) is converted and
+    resampled: a resize with `box`, not a crop after a full resize, so a 1x100000 image costs
+    what a 224x224 one does. The result equals the full resize's center crop.
+    """
     width, height = image.size
+    side = config.input_size
     scale = config.resize / min(width, height)
-    size = (
-        max(config.input_size, round(width * scale)),
-        max(config.input_size, round(height * scale)),
+    full_width = max(side, round(width * scale))
+    full_height = max(side, round(height * scale))
+    x_scale, y_scale = full_width / width, full_height / height
+    left = (full_width - side) // 2
+    top = (full_height - side) // 2
+    box = (left / x_scale, top / y_scale, (left + side) / x_scale, (top + side) / y_scale)
+    region = _with_margin(box, image.size, min(x_scale, y_scale))
+    kept = to_rgb(image.crop(region), config.background)
+    shifted = (box[0] - region[0], box[1] - region[1], box[2] - region[0], box[3] - region[1])
+    return kept.resize((side, side), RESAMPLING[config.interpolation], box=shifted)
+
+
+def _with_margin(
+    box: tuple[float, float, float, float], size: tuple[int, int], scale: float
+) -> tuple[int, int, int, int]:
+    """`box` grown by the resampling filter's reach (bicubic: 2 output pixels), within `size`."""
+    margin = math.ceil(FILTER_REACH * max(1.0, 1.0 / scale)) + 1
+    return (
+        max(0, math.floor(box[0]) - margin),
+        max(0, math.floor(box[1]) - margin),
+        min(size[0], math.ceil(box[2]) + margin),
+        min(size[1], math.ceil(box[3]) + margin),
     )
-    resized = image.resize(size, RESAMPLING[config.interpolation])
-    left = (resized.width - config.input_size) // 2
-    top = (resized.height - config.input_size) // 2
-    return resized.crop((left, top, left + config.input_size, top + config.input_size))

@@ -13,6 +13,7 @@ from jobs.contract import ErrorCode, Job, JobResult, ModelInfo
 from jobs.images import ImageLimits
 from worker import metrics
 from worker.batcher import DynamicBatcher
+from worker.budget import PixelBudget
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
 from worker.modeldir import ModelDir, discover
@@ -50,6 +51,7 @@ class WorkerRuntime:
     models: dict[str, ServedModel]
     limits: ImageLimits
     heartbeat_s: float
+    budget: PixelBudget | None = None
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     rescuer: Rescuer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +76,9 @@ class WorkerRuntime:
             )
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
             models[model_dir.name] = ServedModel(model_dir, batcher)
-        return cls(store, models, ImageLimits.from_settings(settings.queue), settings.heartbeat_s)
+        limits = ImageLimits.from_settings(settings.queue)
+        budget = PixelBudget(settings.max_pixels_in_flight)
+        return cls(store, models, limits, settings.heartbeat_s, budget)
 
     def start(self) -> None:
         for served in self.models.values():
@@ -123,7 +127,7 @@ class WorkerRuntime:
         if data is None:
             raise ImageExpired("The image expired before a worker could take the job")
         with metrics.PREPROCESS.labels(job.model).time():
-            array = preprocess(data, served.model.preprocess, self.limits)
+            array = preprocess(data, served.model.preprocess, self.limits, self.budget)
         outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
         return JobResult(
             predictions=top_k(outcome.probabilities, served.model.labels, job.top_k),

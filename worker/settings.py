@@ -29,6 +29,14 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(
         0, ge=0, description="Jobs in flight per worker process; 0 means 2 x max_batch_size."
     )
+    max_pixels_in_flight: int = Field(
+        100_000_000,
+        ge=1,
+        description="Decoded pixels this process holds at once; more jobs wait for room. One "
+        "decoded pixel costs at most about 4.5 bytes while it is in memory, so 100 MP is about "
+        "0.45 GB on top of the models (about 0.4 GB) and their batches: sized for a 2 GB "
+        "worker. An image larger than this runs alone.",
+    )
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means all cores.")
     heartbeat_s: float = Field(5.0, gt=0, description="How often a worker says it is alive.")
     metrics_port: int = Field(

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.dependencies import Jobs
+from api.schemas import NOT_READY
 from jobs.errors import QueueUnavailable
 
 router = APIRouter(tags=["health"])
@@ -14,7 +15,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=NOT_READY)
 async def readyz(jobs: Jobs) -> JSONResponse:
     try:
         workers = await jobs.workers()

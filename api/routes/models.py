@@ -3,11 +3,11 @@
 from fastapi import APIRouter
 
 from api.dependencies import Jobs
-from api.schemas import ModelsResponse
+from api.schemas import ModelsResponse, errors
 
 router = APIRouter(prefix="/models", tags=["models"])
 
 
-@router.get("", response_model=ModelsResponse)
+@router.get("", response_model=ModelsResponse, responses=errors(503))
 async def list_models(jobs: Jobs) -> ModelsResponse:
     return ModelsResponse(models=await jobs.models())

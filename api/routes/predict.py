@@ -5,8 +5,8 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import Form_, Jobs, Settings
 from api.errors import error_response
-from api.schemas import ErrorResponse, PredictResponse
-from jobs.contract import ErrorCode, Job, JobStatus
+from api.schemas import PREDICT_RESPONSES, PredictResponse
+from jobs.contract import ErrorCode, JobStatus
 
 router = APIRouter(tags=["predict"])
 
@@ -20,7 +20,7 @@ FAILED_STATUS = {
 @router.post(
     "/predict",
     response_model=PredictResponse,
-    responses={202: {"model": Job}, **{c: {"model": ErrorResponse} for c in (413, 415, 422, 503)}},
+    responses=PREDICT_RESPONSES,
 )
 async def predict(form: Form_, jobs: Jobs, settings: Settings) -> PredictResponse | JSONResponse:
     job = await jobs.submit(form.data, form.model, form.top_k, source="api")

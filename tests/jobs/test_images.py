@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from jobs.errors import EmptyImage, FileTooLarge, NotAnImage, TooManyPixels
+from jobs.errors import BadAspectRatio, EmptyImage, FileTooLarge, NotAnImage, TooManyPixels
 from jobs.images import ImageLimits, inspect_image
 from tests.conftest import encode
 
@@ -42,3 +42,16 @@ def test_formats_outside_the_allowed_list_are_refused() -> None:
     eps_header = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
     with pytest.raises(NotAnImage):
         inspect_image(eps_header, LIMITS)
+
+
+@pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1), (1, 5000), (21, 1), (1000, 49)])
+def test_elongated_images_are_refused_from_the_header(size: tuple[int, int]) -> None:
+    limits = ImageLimits(max_bytes=1024 * 1024, max_pixels=1_000_000, max_aspect_ratio=20)
+    with pytest.raises(BadAspectRatio, match=f"{size[0]}x{size[1]}"):
+        inspect_image(encode(Image.new("1", size), "PNG"), limits)
+
+
+@pytest.mark.parametrize("size", [(20, 1), (1, 20), (1000, 50)])
+def test_elongation_up_to_the_limit_passes(size: tuple[int, int]) -> None:
+    limits = ImageLimits(max_bytes=1024 * 1024, max_pixels=1_000_000, max_aspect_ratio=20)
+    assert inspect_image(encode(Image.new("1", size), "PNG"), limits).width == size[0]

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from stack.system import LocalSystem
-from tests.conftest import finished_job
+from tests.conftest import encode, finished_job, jpeg_claiming
 
 
 def _error(response: httpx.Response) -> tuple[int, str]:
@@ -110,3 +111,70 @@ def test_corrupt_image_in_a_batch_fails_alone(
     assert len(succeeded) == 24
     # The corrupt image shared the queue with the others: some of them ran batched.
     assert max(job["result"]["batch_size"] for job in succeeded) > 1
+
+
+@pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1), (1, 5000)], ids=str)
+def test_elongated_images_are_422_from_the_header(
+    http: httpx.Client, size: tuple[int, int]
+) -> None:
+    response = http.post("/jobs", files={"image": encode(Image.new("RGB", size), "PNG")})
+    assert _error(response) == (422, "bad_aspect_ratio")
+
+
+def test_a_jpeg_claiming_more_pixels_than_it_carries_fails_decode(http: httpx.Client) -> None:
+    response = http.post("/predict", files={"image": jpeg_claiming(7000, 7000)})
+    assert _error(response) == (422, "decode_failed")
+
+
+def test_405_says_which_methods_are_allowed(http: httpx.Client) -> None:
+    response = http.put("/jobs")
+    assert _error(response) == (405, "http_error")
+    assert response.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=zz"],
+    ids=["no_boundary", "garbage_body"],
+)
+def test_a_malformed_multipart_body_is_422(http: httpx.Client, content_type: str) -> None:
+    response = http.post(
+        "/jobs", content=b"--zz\r\nnot a part at all", headers={"Content-Type": content_type}
+    )
+    assert _error(response) == (422, "invalid_request")
+
+
+def test_two_image_parts_are_422(http: httpx.Client, dog_jpeg: bytes) -> None:
+    files = [("image", ("a.jpg", dog_jpeg)), ("image", ("b.jpg", dog_jpeg))]
+    response = http.post("/jobs", files=files)
+    assert _error(response) == (422, "invalid_request")
+    assert "image" in response.json()["error"]["message"]
+
+
+def test_a_huge_model_name_is_not_echoed_whole(http: httpx.Client, dog_jpeg: bytes) -> None:
+    response = http.post("/jobs", files={"image": dog_jpeg}, data={"model": "m" * 100_000})
+    assert _error(response) == (422, "invalid_request")
+    assert len(response.content) < 1000
+
+
+@pytest.mark.parametrize("top_k", ["", " 7", "5.0", "7 ", "+5", "0x5", "1e1"])
+def test_top_k_must_be_a_plain_integer(http: httpx.Client, dog_jpeg: bytes, top_k: str) -> None:
+    response = http.post("/jobs", files={"image": dog_jpeg}, data={"top_k": top_k})
+    assert _error(response) == (422, "invalid_request")
+
+
+def test_a_plain_top_k_is_taken(http: httpx.Client, dog_jpeg: bytes) -> None:
+    response = http.post("/jobs", files={"image": dog_jpeg}, data={"top_k": "7"})
+    assert response.status_code == 202
+    assert response.json()["top_k"] == 7
+
+
+def test_the_openapi_lists_every_error_where_it_happens(http: httpx.Client) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+    for path in ("/jobs", "/predict"):
+        assert {"408", "413", "415", "422", "503"} <= set(paths[path]["post"]["responses"])
+    assert {"404", "503"} <= set(paths["/jobs/{job_id}"]["get"]["responses"])
+    assert "503" in paths["/models"]["get"]["responses"]
+    assert "503" in paths["/readyz"]["get"]["responses"]
+    metrics = paths["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain"]

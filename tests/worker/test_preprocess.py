@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from jobs.images import ImageLimits
-from tests.conftest import encode, photo
+from tests.conftest import PHOTO_MANIFEST, encode, jpeg_claiming, photo
 from worker.errors import DecodeFailed
+from worker.jpegscan import check_scan_data
 from worker.modeldir import PreprocessConfig
-from worker.preprocess import preprocess
+from worker.preprocess import preprocess, reduce_for
 
 CONFIG = PreprocessConfig(input_size=32, resize=36, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 LIMITS = ImageLimits(max_bytes=50 * 1024 * 1024, max_pixels=50_000_000)
@@ -93,3 +97,142 @@ def test_large_jpeg_is_decoded_at_reduced_size() -> None:
         opened.draft("RGB", (342, 257))
         assert opened.size == (500, 375)  # decoded at 1/8 scale, which is what preprocess asks
     print(f"\n12 MP JPEG preprocessed in {drafted_s * 1000:.0f} ms")
+
+
+def reference(data: bytes, config: PreprocessConfig) -> np.ndarray:
+    """The old pipeline: JPEG draft, then resize the whole image so its short side is
+    config.resize, then crop."""
+    opened = Image.open(io.BytesIO(data))
+    scale = config.resize / min(opened.size)
+    if opened.format == "JPEG" and scale < 0.5:
+        opened.draft("RGB", (int(opened.width * scale) + 1, int(opened.height * scale) + 1))
+    image = ImageOps.exif_transpose(opened).convert("RGB")
+    scale = config.resize / min(image.size)
+    size = (
+        max(config.input_size, round(image.width * scale)),
+        max(config.input_size, round(image.height * scale)),
+    )
+    resized = image.resize(size, Image.Resampling.BICUBIC)
+    left = (resized.width - config.input_size) // 2
+    top = (resized.height - config.input_size) // 2
+    side = config.input_size
+    cropped = resized.crop((left, top, left + side, top + side))
+    scaled = np.asarray(cropped, dtype=np.float32) / 255.0
+    return ((scaled - np.float32(0.5)) / np.float32(0.5)).transpose(2, 0, 1)
+
+
+ONE_LEVEL = 1 / 255 / 0.5 + 1e-6  # one 8-bit step, after normalising with std 0.5
+
+
+@pytest.mark.parametrize("name", [p.path.name for p in PHOTO_MANIFEST])
+def test_the_shipped_photos_match_a_full_resize_then_crop(name: str) -> None:
+    data = photo(name).data
+    config = PreprocessConfig()
+    difference = np.abs(run(data, config) - reference(data, config))
+    assert difference.max() <= ONE_LEVEL
+
+
+def test_a_large_png_is_reduced_first_and_still_matches_closely() -> None:
+    big = Image.open(photo("gcompris_red_panda.webp").path).convert("RGB").resize((4000, 2250))
+    data = encode(big, "PNG", compress_level=1)
+    config = PreprocessConfig()
+    difference = np.abs(run(data, config) - reference(data, config))
+    assert difference.mean() < 0.01  # reduce(2) then bicubic, against bicubic alone
+    assert difference.max() < 0.15
+
+
+def test_reduce_in_strips_equals_a_whole_reduce() -> None:
+    """A 1-bit image (which Image.reduce refuses) is converted and reduced strip by strip;
+    the strips join into exactly what converting and reducing it whole gives."""
+    noise = np.random.default_rng(1).integers(0, 2, (3001, 4000), dtype=np.uint8) * 255
+    bits = Image.fromarray(noise).convert("1")
+    reduced = reduce_for(bits, 256)  # factor int(3001 / (3 * 256)) = 3
+    assert (reduced.mode, reduced.size) == ("L", (1334, 1001))
+    whole = bits.convert("L").reduce(3)
+    assert np.array_equal(np.asarray(reduced), np.asarray(whole))
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("RGBA", "PNG"), ("P", "PNG"), ("I;16", "PNG"), ("CMYK", "TIFF")]
+)
+def test_large_images_of_every_mode_reduce_and_match(mode: str, fmt: str) -> None:
+    base = Image.open(photo("gcompris_panda.webp").path).convert("RGB").resize((3072, 2043))
+    data = encode(base.convert(mode), fmt)
+    config = PreprocessConfig()
+    difference = np.abs(run(data, config) - reference(data, config))
+    assert difference.mean() < 0.02
+
+
+def test_a_jpeg_claiming_more_pixels_than_its_data_fails_to_decode() -> None:
+    lie = jpeg_claiming(7000, 7000)
+    with Image.open(io.BytesIO(lie)) as opened:
+        assert opened.size == (7000, 7000)
+        opened.load()  # libjpeg pads the missing data with grey and only warns
+    with pytest.raises(DecodeFailed, match="7000x7000"):
+        run(lie, PreprocessConfig())
+
+
+def test_jpegs_of_every_kind_carry_enough_scan_data() -> None:
+    """No false alarm on real files: flat colour (the least data per block), progressive,
+    grayscale, restart markers, and every shipped photo."""
+    flat = Image.new("RGB", (2000, 1500), (90, 120, 30))
+    for params in ({}, {"progressive": True}, {"quality": 5}, {"subsampling": 2}):
+        check_scan_data(encode(flat, "JPEG", **params))
+    check_scan_data(encode(flat.convert("L"), "JPEG", quality=1, progressive=True))
+    check_scan_data(encode(flat, "JPEG", restart_marker_blocks=1))
+    for item in PHOTO_MANIFEST:
+        check_scan_data(encode(Image.open(item.path).convert("RGB"), "JPEG"))
+
+
+# Runs preprocess on one image in a fresh interpreter and prints its time and its peak RSS above
+# the RSS just before the call. VmHWM is the peak RSS of this process image (ru_maxrss would
+# carry pytest's own peak across fork and exec); the image is made elsewhere, for the same reason.
+PEAK_SCRIPT = """
+import re, sys, time
+from pathlib import Path
+import psutil
+from jobs.images import ImageLimits
+from worker.modeldir import PreprocessConfig
+from worker.jpegscan import check_scan_data
+from worker.preprocess import preprocess, reduce_for
+data = sys.stdin.buffer.read()
+limits = ImageLimits(max_bytes=50 << 20, max_pixels=50_000_000, max_aspect_ratio=1e9)
+before = psutil.Process().memory_info().rss
+started = time.perf_counter()
+preprocess(data, PreprocessConfig(), limits)
+seconds = time.perf_counter() - started
+status = Path("/proc/self/status").read_text()
+peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024
+print(seconds, peak - before)
+"""
+
+
+def peak_of_preprocess(data: bytes) -> tuple[float, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT],
+        input=data,
+        capture_output=True,
+        check=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    seconds, grown = done.stdout.split()
+    return float(seconds), int(grown)
+
+
+@pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1), (1, 5000)], ids=str)
+def test_elongated_images_cost_what_the_output_costs(size: tuple[int, int]) -> None:
+    """The issue's 476-byte 1x100000 PNG took ~26 GB and an OOM kill; now a few MB."""
+    data = encode(Image.new("RGB", size, (200, 10, 10)), "PNG")
+    seconds, grown = peak_of_preprocess(data)
+    print(f"\n{size}: {seconds * 1000:.0f} ms, peak +{grown / 1e6:.1f} MB")
+    assert grown < 32 * 1024 * 1024
+
+
+def test_a_one_bit_bomb_is_never_converted_whole() -> None:
+    """7071x7071 1-bit: decoded at one byte a pixel (50 MB); the old pipeline added a 200 MB
+    RGB copy. Converting strip by strip keeps the growth near the decoded size."""
+    data = encode(Image.new("1", (7071, 7071), 1), "PNG", optimize=True)
+    seconds, grown = peak_of_preprocess(data)
+    print(f"\n7071x7071 1-bit PNG: {seconds * 1000:.0f} ms, peak +{grown / 1e6:.0f} MB")
+    assert grown < 7071 * 7071 * 1.6
