@@ -60,6 +60,7 @@ def test_kennel_images_run_as_a_user_and_report_healthy(stack: ComposeStack) -> 
         assert found["Config"]["User"] not in ("", "root", "0"), service
         assert found["Config"]["Healthcheck"]["Test"], service
         assert found["State"]["Health"]["Status"] == "healthy", service
+        assert found["HostConfig"]["ReadonlyRootfs"] is (service != "redis"), service
     uid = stack.docker.run("exec", stack.container("worker"), "id", "-u").stdout.strip()
     assert uid == b"10001"
 
