@@ -73,7 +73,7 @@ class PrivateDocker:
             "--containerd-namespace=kennel-test",
             "--containerd-plugins-namespace=kennel-test-plugins",
         ]
-        with self.log_path.open("ab") as log:
+        with self.log_path.open("wb") as log:  # the last run's log only
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while self.run("version", check=False).returncode != 0:
@@ -95,7 +95,8 @@ class PrivateDocker:
         return self.run("image", "inspect", name, check=False).returncode == 0
 
     def stop(self) -> None:
-        """Stop dockerd (it stops its containerd) and remove its exec root; keep the data root."""
+        """Stop dockerd (it stops its containerd) and remove its exec root; keep the data root.
+        dockerd leaves its network namespace bind-mounted there: unmount what is left first."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -103,7 +104,18 @@ class PrivateDocker:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        for mount_point in sorted(self.mounts(), reverse=True):  # deepest first
+            subprocess.run(["umount", mount_point], capture_output=True, check=False)
         shutil.rmtree(self.exec_root, ignore_errors=True)
+
+    def mounts(self) -> list[str]:
+        """Mount points under the exec root (from /proc/self/mounts)."""
+        prefix = f"{self.exec_root}/"
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+        return [point for _, point, *_ in map(str.split, lines) if point.startswith(prefix)]
+
+    def removed(self) -> bool:
+        return not self.exec_root.exists() and not self.mounts()
 
 
 Completed = subprocess.CompletedProcess[bytes]

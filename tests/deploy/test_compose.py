@@ -51,6 +51,7 @@ def stack() -> Iterator[ComposeStack]:
             assert running.leftovers() == []
     finally:
         docker.stop()
+    assert docker.removed(), f"{docker.exec_root} or a mount under it is left"
     print(f"[deploy] everything removed, {time.monotonic() - started:.1f}s in all")
 
 
