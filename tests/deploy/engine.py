@@ -13,6 +13,7 @@ are installed with apt-get: the tests run as root in CI.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -55,10 +56,16 @@ class PrivateDocker:
         self.socket = self.exec_root / "docker.sock"
         self.log_path = cache / "dockerd.log"
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}"}
+        self.lock_path = cache / "engine.lock"
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock: int | None = None
 
     def start(self) -> PrivateDocker:
+        """Start dockerd; wait first for any other run on this machine using the same cache
+        (two engines must never share a data root)."""
         self.data_root.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         argv = [
             "dockerd",
             "--bridge=none",
@@ -107,6 +114,9 @@ class PrivateDocker:
         for mount_point in sorted(self.mounts(), reverse=True):  # deepest first
             subprocess.run(["umount", mount_point], capture_output=True, check=False)
         shutil.rmtree(self.exec_root, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
 
     def mounts(self) -> list[str]:
         """Mount points under the exec root (from /proc/self/mounts)."""
