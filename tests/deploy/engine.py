@@ -29,6 +29,10 @@ BASE_PACKAGES = "python3,python3-venv,ca-certificates"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 APT_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
 DOCKER_CLI = "/usr/bin/docker"  # docker.io's client, the engine's own version
+# dockerd, runc and debootstrap live in sbin directories, which a CI PATH may lack.
+SYSTEM_PATH = os.pathsep.join(
+    [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"]
+)
 
 
 class EngineFailed(RuntimeError):
@@ -36,7 +40,7 @@ class EngineFailed(RuntimeError):
 
 
 def install_missing_packages() -> None:
-    missing = [pkg for binary, pkg in APT_PACKAGES.items() if shutil.which(binary) is None]
+    missing = [pkg for binary, pkg in APT_PACKAGES.items() if not which(binary)]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -47,6 +51,10 @@ def install_missing_packages() -> None:
     subprocess.run(install, check=True, env=env)
 
 
+def which(binary: str) -> str:
+    return shutil.which(binary, path=SYSTEM_PATH) or ""
+
+
 class PrivateDocker:
     """`dockerd` on a private socket; `run()` calls its CLI, `env` points other clients at it."""
 
@@ -55,7 +63,7 @@ class PrivateDocker:
         self.exec_root = Path(tempfile.mkdtemp(prefix="kd-", dir="/tmp"))  # short: socket paths
         self.socket = self.exec_root / "docker.sock"
         self.log_path = cache / "dockerd.log"
-        self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}"}
+        self.env = {**os.environ, "PATH": SYSTEM_PATH, "DOCKER_HOST": f"unix://{self.socket}"}
         self.lock_path = cache / "engine.lock"
         self._process: subprocess.Popen[bytes] | None = None
         self._lock: int | None = None
@@ -67,7 +75,7 @@ class PrivateDocker:
         self._lock = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         argv = [
-            "dockerd",
+            which("dockerd") or "dockerd",
             "--bridge=none",
             "--iptables=false",
             "--ip6tables=false",
@@ -81,7 +89,9 @@ class PrivateDocker:
             "--containerd-plugins-namespace=kennel-test-plugins",
         ]
         with self.log_path.open("wb") as log:  # the last run's log only
-            self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PATH": SYSTEM_PATH}
+            )
         deadline = time.monotonic() + 60
         while self.run("version", check=False).returncode != 0:
             if self._process.poll() is not None or time.monotonic() > deadline:
