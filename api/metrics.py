@@ -3,8 +3,11 @@
 - `HttpMetrics` is a plain ASGI middleware. It labels a request with its route *template*
   (`/jobs/{job_id}`, never `/jobs/3f2a...`), so label values stay bounded; requests that match
   no route are labelled `unmatched`.
-- `QueueDepth` is a collector: it asks Redis `LLEN kennel` (the Celery list of queued jobs)
-  when Prometheus scrapes, so the number is never stale and nothing polls in between.
+- `QueueDepth` is a collector: when Prometheus scrapes, it asks Redis for `LLEN kennel` (the
+  Celery list of queued jobs), the queued set (jobs submitted and not started, scored by
+  submission time) and the live workers' heartbeats, so the numbers are never stale and nothing
+  polls in between. These are the autoscaling signals (docs/deploy.md): queue depth, the oldest
+  queued job's age, and the backlog per worker.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -19,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobs import keys
 from jobs.contract import QUEUE_NAME
 
 log = logging.getLogger(__name__)
@@ -69,24 +74,71 @@ class HttpMetrics:
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class QueueReading:
+    """What Redis says about the queue at one moment (one pipelined round trip and a scan)."""
+
+    depth: int  # Celery messages waiting in the queue list (`LLEN kennel`)
+    waiting: int  # jobs submitted and not yet started by a worker (the queued set)
+    oldest_submitted_at: float | None  # submission time of the oldest of those, Unix seconds
+    workers: int  # workers whose heartbeat key is alive
+
+
+def read_queue(client: redis.Redis) -> QueueReading:
+    """Every Redis read behind the autoscaling signals, in one place to re-point if keys move."""
+    pipe = client.pipeline(transaction=False)
+    pipe.llen(QUEUE_NAME)
+    pipe.zcard(keys.QUEUED)
+    pipe.zrange(keys.QUEUED, 0, 0, withscores=True)
+    depth, waiting, oldest = pipe.execute()
+    workers = sum(1 for _ in client.scan_iter(keys.WORKER_PATTERN, count=1000))
+    return QueueReading(
+        depth=int(depth),
+        waiting=int(waiting),
+        oldest_submitted_at=float(oldest[0][1]) if oldest else None,
+        workers=workers,
+    )
+
+
+def queue_gauges(reading: QueueReading, now: float) -> list[GaugeMetricFamily]:
+    """The autoscaling signals (docs/deploy.md) from one reading; pure, so tested without Redis."""
+    depth = GaugeMetricFamily(
+        "kennel_queue_depth",
+        "Jobs waiting in the queue (not yet taken by a worker).",
+        labels=["queue"],
+    )
+    depth.add_metric([QUEUE_NAME], float(reading.depth))
+    age = GaugeMetricFamily(
+        "kennel_oldest_queued_age_seconds",
+        "Age of the oldest job submitted and not yet started by a worker; 0 when none waits.",
+        labels=["queue"],
+    )
+    oldest = reading.oldest_submitted_at
+    age.add_metric([QUEUE_NAME], 0.0 if oldest is None else max(0.0, now - oldest))
+    backlog = GaugeMetricFamily(
+        "kennel_backlog_per_worker",
+        "Jobs submitted and not yet started, divided by the live workers (by at least 1, so "
+        "a backlog with no worker reads as the whole backlog).",
+        labels=["queue"],
+    )
+    backlog.add_metric([QUEUE_NAME], reading.waiting / max(1, reading.workers))
+    return [depth, age, backlog]
+
+
 class QueueDepth(Collector):
-    """`kennel_queue_depth`: jobs waiting in the queue, read from Redis at scrape time."""
+    """The queue's gauges (`kennel_queue_depth`, `kennel_oldest_queued_age_seconds`,
+    `kennel_backlog_per_worker`), read from Redis at scrape time."""
 
     def __init__(self, redis_url: str) -> None:
         self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily(
-            "kennel_queue_depth",
-            "Jobs waiting in the queue (not yet taken by a worker).",
-            labels=["queue"],
-        )
         try:
-            gauge.add_metric([QUEUE_NAME], float(self._redis.llen(QUEUE_NAME)))
+            reading = read_queue(self._redis)
         except (redis.exceptions.RedisError, OSError) as exc:
-            log.warning("queue depth unavailable: %s", exc)
+            log.warning("queue gauges unavailable: %s", exc)
             return  # no sample rather than a wrong one; the alert on absent data fires
-        yield gauge
+        yield from queue_gauges(reading, time.time())
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # collected lazily: never query Redis at registration
