@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.keyring import KeyRing
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, register_queue_depth, unregister_queue_depth
 from api.routes import health, jobs, metrics, models, predict
@@ -19,6 +20,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.keys = None if settings.keys is None else KeyRing.load(settings.keys)
         app.state.jobs = JobClient.connect(settings.queue)
         queue_depth = register_queue_depth(settings.queue.redis_url)
         yield

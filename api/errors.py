@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,10 @@ STATUS = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.NO_MODELS: 503,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.WEBHOOK_NOT_ALLOWED: 422,
 }
 
 
@@ -34,13 +39,41 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class JobNotFound(ApiError):
     code = ErrorCode.JOB_NOT_FOUND
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+class Unauthorized(ApiError):
+    code = ErrorCode.UNAUTHORIZED
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="kennel"'}
+
+
+class Forbidden(ApiError):
+    code = ErrorCode.FORBIDDEN
+
+
+class RateLimited(ApiError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 503:
+        headers = {"Retry-After": "5", **(headers or {})}
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
@@ -48,7 +81,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     @app.exception_handler(JobsError)
     async def known(_: Request, exc: ApiError | JobsError) -> JSONResponse:
-        return error_response(STATUS[exc.code], exc.code, exc.message)
+        headers = exc.headers() if isinstance(exc, ApiError) else None
+        return error_response(STATUS[exc.code], exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

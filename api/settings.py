@@ -1,5 +1,7 @@
 """API settings (KENNEL_API_*, plus the shared queue settings)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,5 +16,10 @@ class ApiSettings(BaseSettings):
     default_model: str = "imagewoof"
     predict_timeout_s: float = Field(
         10.0, gt=0, description="POST /predict waits this long, then answers 202 with the job."
+    )
+    keys: Path | None = Field(
+        None,
+        description="A file of `key client-name rate-per-minute` lines: job routes then need "
+        "`Authorization: Bearer <key>`. Unset: the API is open.",
     )
     queue: QueueSettings = Field(default_factory=QueueSettings)

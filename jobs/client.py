@@ -78,19 +78,23 @@ class JobClient:
         await self._redis.aclose()
         self._celery.close()
 
-    async def submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
+    async def submit(
+        self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
+    ) -> Job:
         """Check the image, store it and the job record, then queue the job by reference."""
         try:
-            job = await self._submit(data, model, top_k, source)
+            job = await self._submit(data, model, top_k, source, owner)
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
         JOBS_SUBMITTED.labels(source).inc()
         return job
 
-    async def _submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
+    async def _submit(
+        self, data: bytes, model: str, top_k: int, source: str, owner: str | None
+    ) -> Job:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source)
+        job = Job(model=model, top_k=top_k, source=source, owner=owner)
         async with outage_as_unavailable():
             await self._check_model(model)
             async with self._redis.pipeline(transaction=True) as pipe:
