@@ -38,11 +38,11 @@ def test_malformed_files_are_refused(text: str, problem: str) -> None:
 
 
 def test_the_line_number_is_named() -> None:
-    with pytest.raises(KeyFileInvalid, match=r"keys.txt:3"):
+    with pytest.raises(KeyFileInvalid, match=r"keys\.txt:3"):
         KeyRing.parse("a alice 1\n\nb bob\n", "keys.txt")
 
 
 def test_the_api_does_not_start_on_a_missing_keys_file(tmp_path: Path) -> None:
     settings = ApiSettings(keys=tmp_path / "absent.txt")
-    with pytest.raises(KeyFileInvalid, match="absent.txt"), TestClient(create_app(settings)):
+    with pytest.raises(KeyFileInvalid, match=r"absent\.txt"), TestClient(create_app(settings)):
         pass

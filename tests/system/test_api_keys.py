@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from kennel.client import Client
+from kennel.errors import Forbidden, JobNotFound, Unauthorized
 from stack.system import LocalSystem
-from tests.conftest import start_system
+from tests.conftest import photo, start_system
+from tests.kennel.test_client import run_cli
 
 KEYS = "k-alice alice 600\nk-bob bob 600\nk-tight tight 2\n"
 
@@ -96,3 +98,27 @@ def test_beyond_its_rate_a_client_gets_429_with_retry_after(
         assert bob.post("/jobs", files={"image": dog_jpeg}).status_code == 202  # others go on
         # Reading is not a submission: the limited client still sees its jobs.
         assert tight.get(f"/jobs/{answers[0].json()['id']}").status_code == 200
+
+
+def test_the_client_sends_its_key_and_raises_typed_errors(keyed_system: LocalSystem) -> None:
+    dog = photo("grad_dog_cat.jfif").path
+    with Client(keyed_system.api_url) as nobody, pytest.raises(Unauthorized) as refused:
+        nobody.submit(dog)
+    assert refused.value.code == "unauthorized"
+    with Client(keyed_system.api_url, api_key="k-mallory") as mallory, pytest.raises(Forbidden):
+        mallory.submit(dog)
+    with Client(keyed_system.api_url, api_key="k-alice") as alice:
+        job = alice.classify(dog)
+    assert job.owner == "alice"
+    with Client(keyed_system.api_url, api_key="k-bob") as bob, pytest.raises(JobNotFound):
+        bob.get(job.id)
+
+
+def test_the_command_line_reads_kennel_api_key(keyed_system: LocalSystem) -> None:
+    dog = str(photo("grad_dog_cat.jfif").path)
+    keyed = run_cli(dog, KENNEL_URL=keyed_system.api_url, KENNEL_API_KEY="k-bob")
+    assert keyed.returncode == 0, keyed.stdout + keyed.stderr
+    assert "golden retriever" in keyed.stdout
+    unkeyed = run_cli(dog, KENNEL_URL=keyed_system.api_url, KENNEL_API_KEY="")
+    assert unkeyed.returncode == 1
+    assert "unauthorized" in unkeyed.stdout
