@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.keyring import KeyRing
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, register_queue_depth, unregister_queue_depth
-from api.routes import health, jobs, metrics, models, predict
+from api.routes import health, jobs, metrics, models, page, predict, status
 from api.settings import ApiSettings
 from jobs.client import JobClient
 
@@ -33,8 +34,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    for router in (jobs.router, predict.router, models.router, health.router, metrics.router):
-        app.include_router(router)
+    routers = (jobs, predict, models, status, health, metrics, page)
+    for module in routers:
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.queue.max_upload_bytes)
     app.add_middleware(HttpMetrics)  # outermost: counts every answer, 413s from the limit too

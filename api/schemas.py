@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobs.contract import Job, ModelInfo, Prediction
 
@@ -37,6 +37,7 @@ class PredictResponse(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
+    default: str = Field(description="The model a submission without `model` goes to.")
 
 
 class ErrorBody(BaseModel):

@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import keys
 from jobs.celery_config import celery_config
-from jobs.contract import TASK_NAME, Job, ModelInfo
+from jobs.contract import QUEUE_NAME, TASK_NAME, Job, ModelInfo
 from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
@@ -141,6 +141,11 @@ class JobClient:
         async with outage_as_unavailable():
             names = [key.decode() async for key in self._redis.scan_iter(keys.WORKER_PATTERN)]
         return sorted(name.removeprefix(keys.worker("")) for name in names)
+
+    async def queue_depth(self) -> int:
+        """Jobs waiting in the queue, not yet taken by a worker."""
+        async with outage_as_unavailable():
+            return int(await self._redis.llen(QUEUE_NAME))
 
     async def _check_model(self, model: str) -> None:
         if await self._redis.hexists(keys.MODELS, model):

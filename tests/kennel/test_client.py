@@ -19,6 +19,7 @@ from kennel.errors import BadInput, JobFailed, JobNotFound
 from stack.system import LocalSystem
 from tests.conftest import photo
 
+pytestmark = pytest.mark.system
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from kennel.client import Client
 from kennel.errors import Forbidden, JobNotFound, Unauthorized
@@ -14,6 +15,7 @@ from stack.system import LocalSystem
 from tests.conftest import photo, start_system
 from tests.kennel.test_client import run_cli
 
+pytestmark = pytest.mark.system
 KEYS = "k-alice alice 600\nk-bob bob 600\nk-tight tight 2\n"
 
 
@@ -80,7 +82,10 @@ def test_a_client_reads_its_own_jobs_and_no_one_elses(
         assert error_of(alice.get(f"/jobs/{predicted.json()['id']}")) == (404, "job_not_found")
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/models", "/docs"])
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/readyz", "/metrics", "/models", "/docs", "/", "/status", "/static/page.js"],
+)
 def test_health_metrics_models_and_docs_stay_open(anonymous: httpx.Client, path: str) -> None:
     assert anonymous.get(path).status_code == 200
 
@@ -122,3 +127,20 @@ def test_the_command_line_reads_kennel_api_key(keyed_system: LocalSystem) -> Non
     unkeyed = run_cli(dog, KENNEL_URL=keyed_system.api_url, KENNEL_API_KEY="")
     assert unkeyed.returncode == 1
     assert "unauthorized" in unkeyed.stdout
+
+
+def test_the_page_works_with_a_key_typed_in(browser: Browser, keyed_system: LocalSystem) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(keyed_system.api_url + "/")
+        expect(page.locator("#model option")).not_to_have_count(0, timeout=60_000)
+        page.set_input_files("#file", str(photo("grad_dog_cat.jfif").path))
+        expect(page.locator("#error")).to_contain_text("401 unauthorized", timeout=60_000)
+        page.fill("#key", "k-alice")
+        page.set_input_files("#file", str(photo("grad_dog_cat.jfif").path))
+        expect(page.locator("#state")).to_have_text("succeeded", timeout=60_000)
+        expect(page.locator("#prediction-0 .label")).to_have_text("golden retriever")
+        assert page.locator("#error").is_hidden()
+    finally:
+        context.close()

@@ -1,0 +1,75 @@
+"""The page at GET /, in a real headless Chromium against the real system."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from stack.system import LocalSystem
+from tests.conftest import photo
+
+pytestmark = pytest.mark.system
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def page(browser: Browser, system: LocalSystem) -> Iterator[Page]:
+    context = browser.new_context()
+    opened = context.new_page()
+    opened.goto(system.api_url + "/")
+    expect(opened.locator("#model option")).not_to_have_count(0, timeout=WAIT_MS)
+    yield opened
+    context.close()
+
+
+def test_a_photo_gets_its_label_and_bars(page: Page) -> None:
+    page.set_input_files("#file", str(photo("grad_dog_cat.jfif").path))
+    expect(page.locator("#state")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#prediction-0 .label")).to_have_text("golden retriever")
+    expect(page.locator("#prediction-0 .score")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    score = float(page.locator("#prediction-0 .score").inner_text().rstrip("%"))
+    assert score > 50
+    style = page.locator("#prediction-0 .bar").get_attribute("style") or ""
+    width = float(re.fullmatch(r"width: ([\d.]+)%;", style).group(1))  # type: ignore[union-attr]
+    assert abs(width - score) < 0.1
+    assert page.locator("#predictions li").count() == 5
+    assert page.locator("#unsure").is_hidden()
+    assert page.locator("#error").is_hidden()
+    assert page.locator("#preview").get_attribute("src", timeout=WAIT_MS)
+
+
+def test_a_photo_the_model_does_not_know_says_it_is_not_sure(page: Page) -> None:
+    page.set_input_files("#file", str(photo("gcompris_dog.webp").path))  # a German shepherd
+    expect(page.locator("#state")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#unsure")).to_be_visible()
+
+
+def test_the_chosen_model_is_used(page: Page) -> None:
+    page.select_option("#model", "imagenet")
+    page.set_input_files("#file", str(photo("gcompris_panda.webp").path))
+    expect(page.locator("#state")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#prediction-0 .label")).to_contain_text("panda")
+
+
+def test_a_text_file_shows_the_4xx_error(page: Page, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("name,breed\nrex,beagle\n")
+    page.set_input_files("#file", str(notes))
+    expect(page.locator("#error")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#error")).to_contain_text("415 not_an_image")
+    assert page.locator("#predictions li").count() == 0
+
+
+def test_the_queue_and_the_workers_are_shown(page: Page) -> None:
+    expect(page.locator("#status")).to_have_text("queue: 0 · workers up: 1", timeout=WAIT_MS)
+
+
+def test_status_answers_json(system: LocalSystem) -> None:
+    body = httpx.get(system.api_url + "/status", timeout=30).json()
+    assert body["queue_depth"] >= 0
+    assert len(body["workers"]) == 1
