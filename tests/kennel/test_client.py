@@ -140,7 +140,10 @@ def test_the_command_line_prints_a_table(system: LocalSystem, tmp_path: Path) ->
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo\n")
     dog, panda = photo("grad_dog_cat.jfif").path, photo("gcompris_panda.webp").path
-    done = run_cli(str(dog), str(panda), str(notes), "--top-k", "2", KENNEL_URL=system.api_url)
+    missing = tmp_path / "missing.jpg"
+    done = run_cli(
+        str(dog), str(panda), str(notes), str(missing), "--top-k", "2", KENNEL_URL=system.api_url
+    )
     assert done.returncode == 1, done.stderr  # one photo was refused
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["photo", "#", "label", "score"]
@@ -148,6 +151,7 @@ def test_the_command_line_prints_a_table(system: LocalSystem, tmp_path: Path) ->
     assert "%" in lines[2]
     assert any(line.startswith(panda.name) for line in lines)
     assert any(line.startswith("notes.txt") and "not_an_image" in line for line in lines)
+    assert any(line.startswith("missing.jpg") and "unreadable_file" in line for line in lines)
 
 
 def test_the_command_line_takes_url_and_model(system: LocalSystem) -> None:
