@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,17 @@ WAIT_MS = 60_000
 def page(browser: Browser, system: LocalSystem) -> Iterator[Page]:
     context = browser.new_context()
     opened = context.new_page()
+    uncaught: list[str] = []
+    opened.on("pageerror", lambda error: uncaught.append(str(error)))
+    opened.on(
+        "console",
+        lambda m: uncaught.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     opened.goto(system.api_url + "/")
     expect(opened.locator("#model option")).not_to_have_count(0, timeout=WAIT_MS)
     yield opened
     context.close()
+    assert uncaught == []  # no script error, nothing the page's CSP blocked
 
 
 def test_a_photo_gets_its_label_and_bars(page: Page) -> None:
@@ -69,7 +77,37 @@ def test_the_queue_and_the_workers_are_shown(page: Page) -> None:
     expect(page.locator("#status")).to_have_text("queue: 0 · workers up: 1", timeout=WAIT_MS)
 
 
+DROP_OR_PASTE = """([kind, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], "dog.jpg", { type: "image/jpeg" }));
+    if (kind === "drop") {
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    } else {
+        document.dispatchEvent(
+            new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true }));
+    }
+}"""
+
+
+@pytest.mark.parametrize("kind", ["drop", "paste"])
+def test_a_dropped_or_pasted_image_is_classified(page: Page, dog_jpeg: bytes, kind: str) -> None:
+    page.evaluate(DROP_OR_PASTE, [kind, base64.b64encode(dog_jpeg).decode()])
+    expect(page.locator("#state")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#prediction-0 .label")).to_have_text("golden retriever")
+
+
 def test_status_answers_json(system: LocalSystem) -> None:
     body = httpx.get(system.api_url + "/status", timeout=30).json()
     assert body["queue_depth"] >= 0
     assert len(body["workers"]) == 1
+
+
+def test_the_page_is_served_with_a_content_security_policy(system: LocalSystem) -> None:
+    response = httpx.get(system.api_url + "/", timeout=30)
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    script = httpx.get(system.api_url + "/static/page.js", timeout=30)
+    assert script.status_code == 200
+    assert "followJob" in script.text
