@@ -90,9 +90,13 @@ def http(system: LocalSystem) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless chromium (apt-get installs it when missing), driven by Playwright."""
+    """Debian's headless chromium (apt-get installs it when missing), driven by Playwright.
+
+    Module-scoped: while Playwright's sync API is open it keeps an event loop running in this
+    thread, and a later test's `asyncio.run` would refuse to start.
+    """
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=chromium_executable(), args=["--no-sandbox"]
