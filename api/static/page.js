@@ -41,7 +41,8 @@ async function followJob(job, onUpdate) {
 }
 
 function showError(error) {
-  $("error").textContent = `${error.status ?? ""} ${error.code ?? "error"}: ${error.message}`;
+  const status = error.status ? `${error.status} ` : "";
+  $("error").textContent = `${status}${error.code ?? "error"}: ${error.message}`;
   $("error").hidden = false;
 }
 

@@ -64,6 +64,14 @@ def test_the_chosen_model_is_used(page: Page) -> None:
     expect(page.locator("#prediction-0 .label")).to_contain_text("panda")
 
 
+def test_a_job_that_fails_in_the_worker_shows_its_code(page: Page, truncated_jpeg: bytes) -> None:
+    page.set_input_files(
+        "#file", files=[{"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": truncated_jpeg}]
+    )
+    expect(page.locator("#state")).to_have_text("failed", timeout=WAIT_MS)
+    expect(page.locator("#error")).to_have_text(re.compile(r"^decode_failed: "))
+
+
 def test_a_text_file_shows_the_4xx_error(page: Page, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("name,breed\nrex,beagle\n")
