@@ -10,6 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.quota import WINDOW_S, Quota, window_key
+from jobs.errors import QueueUnavailable
+from stack.processes import free_port
 from stack.redis import EmbeddedRedis
 
 pytestmark = pytest.mark.system
@@ -59,3 +61,15 @@ def test_the_next_window_starts_afresh_and_windows_expire(redis_server: Embedded
     assert (first, other_client, next_window) == (0, 0, 0)
     assert over == pytest.approx(0.5)
     assert 0 < ttl <= WINDOW_S + 1
+
+
+def test_redis_unreachable_is_queue_unavailable() -> None:
+    async def scenario() -> None:
+        connection = aioredis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=1)
+        try:
+            await Quota(connection).take("shop", 10)
+        finally:
+            await connection.aclose()
+
+    with pytest.raises(QueueUnavailable):
+        asyncio.run(scenario())
