@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.keyring import KeyRing
 from api.limits import BodyLimits
 from api.metrics import HttpMetrics, register_queue_depth, unregister_queue_depth
-from api.routes import health, jobs, metrics, models, predict
+from api.routes import health, jobs, metrics, models, page, predict, status
 from api.settings import ApiSettings
 from jobs.client import JobClient
 
@@ -19,6 +21,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.keys = None if settings.keys is None else KeyRing.load(settings.keys)
         app.state.jobs = JobClient.connect(settings.queue)
         queue_depth = register_queue_depth(settings.queue.redis_url)
         yield
@@ -31,8 +34,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    for router in (jobs.router, predict.router, models.router, health.router, metrics.router):
-        app.include_router(router)
+    routers = (jobs, predict, models, status, health, metrics, page)
+    for module in routers:
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     install_error_handlers(app)
     app.add_middleware(
         BodyLimits,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -27,6 +28,10 @@ STATUS = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.NO_MODELS: 503,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.WEBHOOK_NOT_ALLOWED: 422,
 }
 # A message quotes what the client sent (a model name, say): never more than this of it.
 MAX_MESSAGE_CHARS = 300
@@ -41,9 +46,34 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class JobNotFound(ApiError):
     code = ErrorCode.JOB_NOT_FOUND
+
+
+class Unauthorized(ApiError):
+    code = ErrorCode.UNAUTHORIZED
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="kennel"'}
+
+
+class Forbidden(ApiError):
+    code = ErrorCode.FORBIDDEN
+
+
+class RateLimited(ApiError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
 
 
 class InvalidRequest(ApiError):
@@ -77,7 +107,8 @@ def error_response(
 
 
 def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
-    return error_response(STATUS[exc.code], exc.code, exc.message)
+    headers = exc.headers() if isinstance(exc, ApiError) else None
+    return error_response(STATUS[exc.code], exc.code, exc.message, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobs.contract import Job, ModelInfo, Prediction
 
@@ -38,6 +38,7 @@ class PredictResponse(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
+    default: str = Field(description="The model a submission without `model` goes to.")
 
 
 class ErrorBody(BaseModel):
@@ -50,6 +51,9 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_DESCRIPTIONS = {
+    401: "No API key sent, where KENNEL_API_KEYS is set: `unauthorized`.",
+    403: "An API key kennel does not know: `forbidden`.",
+    429: "Over this client's rate per minute: `rate_limited` (see `Retry-After`).",
     404: "Not found: `job_not_found`.",
     408: "The upload (headers or body) took too long: `upload_too_slow`.",
     413: "Too large: `file_too_large`, `too_many_pixels`.",
@@ -70,11 +74,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-SUBMIT_ERRORS = errors(408, 413, 415, 422, 503)
-READ_ERRORS = errors(404, 503)
+SUBMIT_ERRORS = errors(401, 403, 408, 413, 415, 422, 429, 503)
+READ_ERRORS = errors(401, 403, 404, 503)
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": Job, "description": "Not finished within the wait: the job, to poll."},
-    **errors(408, 413, 415, 422, 500, 503),
+    **errors(401, 403, 408, 413, 415, 422, 429, 500, 503),
 }
 NOT_READY: dict[int | str, dict[str, Any]] = {
     503: {

@@ -1,5 +1,7 @@
 """API settings (KENNEL_API_*, plus the shared queue settings)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,5 +22,10 @@ class ApiSettings(BaseSettings):
     )
     header_timeout_s: float = Field(
         30.0, gt=0, description="Request headers not in this long answer 408 (and close)."
+    )
+    keys: Path | None = Field(
+        None,
+        description="A file of `key client-name rate-per-minute` lines: job routes then need "
+        "`Authorization: Bearer <key>`. Unset: the API is open.",
     )
     queue: QueueSettings = Field(default_factory=QueueSettings)

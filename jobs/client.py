@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import keys
 from jobs.celery_config import celery_config
-from jobs.contract import TASK_NAME, Job, ModelInfo
+from jobs.contract import QUEUE_NAME, TASK_NAME, Job, ModelInfo
 from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
@@ -78,19 +78,23 @@ class JobClient:
         await self._redis.aclose()
         self._celery.close()
 
-    async def submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
+    async def submit(
+        self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
+    ) -> Job:
         """Check the image, store it and the job record, then queue the job by reference."""
         try:
-            job = await self._submit(data, model, top_k, source)
+            job = await self._submit(data, model, top_k, source, owner)
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
         JOBS_SUBMITTED.labels(source).inc()
         return job
 
-    async def _submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
+    async def _submit(
+        self, data: bytes, model: str, top_k: int, source: str, owner: str | None
+    ) -> Job:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source)
+        job = Job(model=model, top_k=top_k, source=source, owner=owner)
         async with outage_as_unavailable():
             await self._check_model(model)
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -137,6 +141,11 @@ class JobClient:
         async with outage_as_unavailable():
             names = [key.decode() async for key in self._redis.scan_iter(keys.WORKER_PATTERN)]
         return sorted(name.removeprefix(keys.worker("")) for name in names)
+
+    async def queue_depth(self) -> int:
+        """Jobs waiting in the queue, not yet taken by a worker."""
+        async with outage_as_unavailable():
+            return int(await self._redis.llen(QUEUE_NAME))
 
     async def _check_model(self, model: str) -> None:
         if await self._redis.hexists(keys.MODELS, model):

@@ -39,6 +39,10 @@ class ErrorCode(StrEnum):
     DECODE_FAILED = "decode_failed"
     IMAGE_EXPIRED = "image_expired"
     INFERENCE_FAILED = "inference_failed"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    WEBHOOK_NOT_ALLOWED = "webhook_not_allowed"
 
 
 def utcnow() -> datetime:
@@ -67,6 +71,9 @@ class Job(BaseModel):
     model: str
     top_k: int
     source: str = Field(description="Who submitted it: api or bot.")
+    owner: str | None = Field(
+        None, description="The API client (KENNEL_API_KEYS) that submitted it; only it reads it."
+    )
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None

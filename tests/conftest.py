@@ -14,9 +14,11 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
 
 from stack.processes import StartupFailed
 from stack.system import LocalSystem
+from tests.browser import chromium_executable
 
 TESTS = Path(__file__).resolve().parent
 PHOTOS = TESTS / "data" / "photos"
@@ -86,6 +88,21 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
 def http(system: LocalSystem) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=system.api_url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless chromium (apt-get installs it when missing), driven by Playwright.
+
+    Module-scoped: while Playwright's sync API is open it keeps an event loop running in this
+    thread, and a later test's `asyncio.run` would refuse to start.
+    """
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_executable(), args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
 
 
 def encode(image: Image.Image, fmt: str, **params: object) -> bytes:

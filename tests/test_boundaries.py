@@ -27,8 +27,9 @@ def loaded_after_import(*modules: str) -> set[str]:
         (("worker.app", "worker.__main__"), {"onnxruntime"}),
         (("bot.app", "bot.__main__"), {"aiogram"}),
         (("jobs.client", "stack.__main__"), set()),
+        (("kennel.client", "kennel.__main__", "jobs.webhooks.delivery"), set()),
     ],
-    ids=["api", "worker", "bot", "jobs-and-stack"],
+    ids=["api", "worker", "bot", "jobs-and-stack", "client-and-webhooks"],
 )
 def test_each_service_loads_only_what_it_needs(
     modules: tuple[str, ...], expected: set[str]

@@ -1,14 +1,15 @@
 """POST /predict: queue the image and wait for the answer, within a bounded wait."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from api.auth import Caller, caller, owner_of, within_rate
 from api.dependencies import Form_, Jobs, Settings
 from api.errors import error_response
 from api.schemas import PREDICT_RESPONSES, PredictResponse
 from jobs.contract import ErrorCode, JobStatus
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 
 FAILED_STATUS = {
     ErrorCode.DECODE_FAILED: 422,
@@ -21,9 +22,12 @@ FAILED_STATUS = {
     "/predict",
     response_model=PredictResponse,
     responses=PREDICT_RESPONSES,
+    dependencies=[Depends(within_rate)],
 )
-async def predict(form: Form_, jobs: Jobs, settings: Settings) -> PredictResponse | JSONResponse:
-    job = await jobs.submit(form.data, form.model, form.top_k, source="api")
+async def predict(
+    form: Form_, jobs: Jobs, settings: Settings, client: Caller
+) -> PredictResponse | JSONResponse:
+    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)

@@ -1,0 +1,68 @@
+"""Who is calling: API keys (KENNEL_API_KEYS) and each client's rate, as FastAPI dependencies.
+
+With no keys file the API is open, as it always was: `caller` answers None and jobs have no
+owner. With one, every job route needs `Authorization: Bearer <key>`, a client reads only the
+jobs it submitted, and each submission counts against the client's rate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.dependencies import Jobs
+from api.errors import Forbidden, RateLimited, Unauthorized
+from api.keyring import ApiClient, KeyRing
+from api.quota import Quota
+from jobs.contract import Job
+
+bearer = HTTPBearer(auto_error=False, description="An API key from KENNEL_API_KEYS, if set.")
+
+
+def key_ring(request: Request) -> KeyRing | None:
+    ring: KeyRing | None = request.app.state.keys
+    return ring
+
+
+async def caller(
+    ring: Annotated[KeyRing | None, Depends(key_ring)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiClient | None:
+    """The client a job route serves (router-level dependency); None when the API is open."""
+    if ring is None:
+        return None
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("This API needs a key: send `Authorization: Bearer <key>`.")
+    client = ring.client(credentials.credentials)
+    if client is None:
+        raise Forbidden("This API key is not known.")
+    return client
+
+
+Caller = Annotated[ApiClient | None, Depends(caller)]
+
+
+async def within_rate(client: Caller, jobs: Jobs) -> None:
+    """Count a submission against its client's rate; refuse it beyond (429 with Retry-After)."""
+    if client is None:
+        return
+    wait_s = await Quota(jobs.redis).take(client.name, client.rate_per_minute)
+    if wait_s > 0:
+        raise RateLimited(
+            f"Client {client.name!r} is limited to {client.rate_per_minute} submissions a "
+            "minute; try again later.",
+            retry_after_s=wait_s,
+        )
+
+
+def owner_of(client: ApiClient | None) -> str | None:
+    return None if client is None else client.name
+
+
+def visible(job: Job | None, client: ApiClient | None) -> Job | None:
+    """The job if this caller may see it: another client's job reads as unknown (404)."""
+    if job is None or client is None or job.owner == client.name:
+        return job
+    return None

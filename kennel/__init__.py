@@ -1,0 +1,1 @@
+"""kennel's Python client: `from kennel.client import Client`; `python -m kennel classify`."""
