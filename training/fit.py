@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from timm.optim import create_optimizer_v2
+from timm.optim import create_optimizer_v2  # type: ignore[attr-defined]  # re-exported by timm
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -164,7 +164,7 @@ def build_trainer(config: FitConfig, classes: list[str], pack_dir: Path) -> Trai
         drop_rate=config.drop_rate,
         drop_path_rate=config.drop_path_rate,
     )
-    model = model.to(device.name, memory_format=device.memory_format)
+    model = model.to(device.name).to(memory_format=device.memory_format)
     optimizer = create_optimizer_v2(model, "adamw", lr=config.lr, weight_decay=config.weight_decay)
     steps = len(train_loader)
     scheduler = warmup_cosine(

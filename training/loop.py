@@ -73,7 +73,7 @@ def train_epoch(
             logits = model(images)
             loss = loss_fn(logits, targets, images)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
