@@ -55,9 +55,10 @@ def _data_add_class(args: argparse.Namespace) -> None:
 def _data_prepare(args: argparse.Namespace) -> None:
     from training.pack import pack
 
-    name = f"{args.data.name}-{args.size}-{args.mode}-{args.interpolation}"
+    crop = args.crop or args.size
+    name = f"{args.data.name}-{args.size}-{crop}-{args.mode}-{args.interpolation}"
     out = args.out or args.data.parent / ".packed" / name
-    report = pack(args.data, out, args.size, args.mode, args.interpolation)
+    report = pack(args.data, out, args.size, args.mode, args.interpolation, crop)
     print(json.dumps({"packed": str(out), **report.as_dict()}, indent=1))
 
 
@@ -121,6 +122,9 @@ def _add_data_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     prepare = sub.add_parser("prepare", help="resize once and pack into memory-mapped arrays")
     prepare.add_argument("data", type=Path)
     prepare.add_argument("--size", type=int, default=256, help="packed side (fit uses its own)")
+    prepare.add_argument(
+        "--crop", type=int, help="val images: the served center crop (default: --size)"
+    )
     prepare.add_argument("--mode", choices=["shorter", "letterbox"], default="shorter")
     prepare.add_argument(
         "--interpolation", choices=["bicubic", "bilinear", "nearest"], default="bicubic"

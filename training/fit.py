@@ -46,8 +46,9 @@ class FitResult:
 
 
 def pack_dir_for(config: FitConfig) -> Path:
-    """Packed arrays live beside the data folder, one per (data, side, resize, interpolation)."""
-    name = f"{config.data.name}-{config.resize}-{config.resize_mode}-{config.interpolation}"
+    """Packed arrays live beside the data folder, one per (data, geometry, interpolation)."""
+    c = config
+    name = f"{c.data.name}-{c.resize}-{c.input_size}-{c.resize_mode}-{c.interpolation}"
     return config.data.parent / ".packed" / name
 
 
@@ -183,7 +184,14 @@ def fit(config: FitConfig, resume: bool = False) -> FitResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     assert config.interpolation is not None
     pack_dir = pack_dir_for(config)
-    report = pack(config.data, pack_dir, config.resize, config.resize_mode, config.interpolation)
+    report = pack(
+        config.data,
+        pack_dir,
+        config.resize,
+        config.resize_mode,
+        config.interpolation,
+        crop=config.input_size,
+    )
     trainer = build_trainer(config, report.classes, pack_dir)
     start = trainer.restore(checkpoint.load(run_dir / checkpoint.LAST)) if resume else 0
     if resume:

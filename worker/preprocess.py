@@ -80,3 +80,35 @@ def resize_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image
     left = (resized.width - config.input_size) // 2
     top = (resized.height - config.input_size) // 2
     return resized.crop((left, top, left + config.input_size, top + config.input_size))
+
+
+# Used by training (training/pack.py), so that what a model learns from is decoded and cut
+# exactly as what it is served. `preprocess` above is the served path itself.
+
+
+def decode_rgb(
+    data: bytes, limits: ImageLimits, short_side: int, background: tuple[int, int, int]
+) -> Image.Image:
+    """`preprocess`'s decoding: open within the limits, draft, orient, convert to RGB.
+
+    Raises DecodeFailed for anything that is not a readable image within the limits.
+    """
+    try:
+        image = open_checked(data, limits)
+        _draft(image, short_side)
+        return to_rgb(ImageOps.exif_transpose(image), background)
+    except DecodeFailed:
+        raise
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
+
+
+def letterbox(
+    image: Image.Image, side: int, interpolation: str, fill: tuple[int, int, int]
+) -> Image.Image:
+    """Pad an RGB image to a centred square of `fill`, then resize it to `side` x `side`."""
+    width, height = image.size
+    longest = max(width, height)
+    canvas = Image.new("RGB", (longest, longest), fill)
+    canvas.paste(image, ((longest - width) // 2, (longest - height) // 2))
+    return canvas.resize((side, side), RESAMPLING[interpolation])
