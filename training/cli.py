@@ -71,6 +71,7 @@ def _fit(args: argparse.Namespace) -> None:
         "batch_size": args.batch_size, "lr": args.lr, "input_size": args.input_size,
         "workers": args.workers, "device": args.device, "seed": args.seed,
         "pretrained": False if args.no_pretrained else None, "distill.teacher": args.teacher,
+        "init": args.init, "barlow.weight": args.barlow_weight,
     }  # fmt: skip
     config = load_config(args.config, overrides)
     if args.resume and (config.out / CONFIG_FILE).is_file():
@@ -148,6 +149,10 @@ def _add_fit_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     fit.add_argument("--seed", type=int)
     fit.add_argument("--no-pretrained", action="store_true", help="random initialisation")
     fit.add_argument("--teacher", type=Path, help="distil from a model dir, run dir or .pt")
+    fit.add_argument("--init", type=Path, help="start from a backbone.pt of `pretrain`")
+    fit.add_argument(
+        "--barlow-weight", type=float, help="add W * the Barlow Twins loss to cross-entropy"
+    )
     fit.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
     fit.set_defaults(handler=_fit)
 
