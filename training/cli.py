@@ -89,11 +89,12 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from training.evaluate import evaluate, write_evaluation
+    from training.evaluate import evaluate, track_evaluation, write_evaluation
 
     evaluation = evaluate(args.model, args.data, args.batch_size)
     out = args.out or args.model / "eval"
     write_evaluation(evaluation, out)
+    track_evaluation(evaluation, args.model, out)
     m = evaluation.metrics
     print(
         f"{m['model']} on {m['n_images']} images: accuracy {m['accuracy']:.4f}, "

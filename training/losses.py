@@ -81,5 +81,7 @@ class JointBarlow:
         self.model(second_view(inputs))
         second = self._features
         assert second is not None
-        term: torch.Tensor = self.barlow(self.projector(first.flatten(1)), self.projector(second.flatten(1)))
+        term: torch.Tensor = self.barlow(
+            self.projector(first.flatten(1)), self.projector(second.flatten(1))
+        )
         return self.base(logits, targets, inputs) + self.weight * term

@@ -121,17 +121,17 @@ def tracked_run(
 
 def log_to_run(
     run_id: str | None,
-    artifacts: Mapping[str, Path],
+    artifacts: list[tuple[str, Path]],
     metrics: Mapping[str, float] | None = None,
     settings: TrackingSettings | None = None,
 ) -> None:
-    """Add artifacts (folder -> path) and final metrics to a finished run, e.g. at export."""
+    """Add artifacts (folder, path) and final metrics to a finished run, e.g. at export."""
     settings = settings or TrackingSettings()
     if run_id is None or not settings.tracking:
         return
     _configure(settings)
     run = MlflowRun(run_id)
-    for folder, path in artifacts.items():
+    for folder, path in artifacts:
         run.log_artifact(path, folder)
     if metrics:
         run.log_metrics(metrics, step=0)
