@@ -91,13 +91,12 @@ def _objective(base: FitConfig, out: Path, models: list[str]) -> Callable[[Any],
 
 
 def open_study(out: Path, seed: int, startup_trials: int) -> Any:
-    """The study in OUT/study.db, created or resumed; trials left running by a crash fail."""
+    """The study in OUT/study.db, created or resumed. A trial cut off by a crash stays in it as
+    "running" and does not count towards --trials."""
     import optuna
 
     out.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(
-        f"sqlite:///{(out / 'study.db').resolve()}", heartbeat_interval=30, grace_period=90
-    )
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
     study = optuna.create_study(
         study_name=STUDY_NAME,
         storage=storage,
@@ -106,7 +105,6 @@ def open_study(out: Path, seed: int, startup_trials: int) -> Any:
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=0),
     )
-    optuna.storages.fail_stale_trials(study)
     return study
 
 
