@@ -5,6 +5,7 @@ python -m training data add-class NAME DIR [--data data/imagewoof2-320]
 python -m training data prepare DATA_DIR [--size 256] [--mode shorter|letterbox]
 python -m training fit -c training/configs/efficientnet_b0.yaml [--epochs N ...]
 python -m training tune -c CONFIG --data DIR --trials N [--timeout S] --out DIR [fit's flags]
+python -m training reproduce-seed [--data DIR] [--ladder M1,M2] [fit's flags]
 python -m training pretrain --method barlow --data DIR --epochs N [--batch-size N] --out RUN
 python -m training export RUN_DIR [--name NAME] [--out DIR] [--int8]
 python -m training evaluate MODEL_DIR DATA_DIR [--out DIR]
@@ -110,6 +111,18 @@ def _pretrain(args: argparse.Namespace) -> None:
     config = PretrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
     result = pretrain(config)
     print(f"{result.backbone}: Barlow Twins loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
+
+
+def _reproduce_seed(args: argparse.Namespace) -> None:
+    from training.ladder import SEED, STUDENT, run_ladder
+
+    ladder = args.ladder.split(",") if args.ladder else [m for m in SEED if m != STUDENT]
+    overrides = {k: v for k, v in _fit_overrides(args).items() if v is not None and k != "out"}
+    overrides.setdefault("data", Path("data/imagewoof2-320"))
+    rungs = run_ladder(
+        ladder, args.student or STUDENT, overrides, args.runs, args.models_dir, args.ceiling_s
+    )
+    print(f"{len(rungs)} models; table in {args.runs / 'SEED_TABLE.md'}")
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -219,6 +232,15 @@ def _add_fit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     pretrain.add_argument("--seed", type=int)
     pretrain.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
     pretrain.set_defaults(handler=_pretrain)
+
+    seed = commands.add_parser("reproduce-seed", help="fit, export, evaluate the seed's ladder")
+    _add_fit_flags(seed)
+    seed.add_argument("--ladder", help="comma-separated models (default: B0-B4, ConvNeXt-T, Lite0)")
+    seed.add_argument("--student", help="distilled from the best (default tf_efficientnet_lite0)")
+    seed.add_argument("--runs", type=Path, default=Path("runs/seed"), help="default: runs/seed")
+    seed.add_argument("--models-dir", type=Path, default=Path("models"), help="default: models/")
+    seed.add_argument("--ceiling-s", type=float, default=5.0, help="seconds per batch size")
+    seed.set_defaults(handler=_reproduce_seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
