@@ -22,6 +22,7 @@ from training.runlog import read_metrics
 TEXTURES = ("horizontal", "vertical", "checks", "rings")
 SIDE = 24
 MODEL = "test_efficientnet"
+EPOCHS = 6
 
 
 def draw_texture(kind: str, rng: random.Random, side: int = SIDE) -> Image.Image:
@@ -65,7 +66,7 @@ def features(backbone: torch.nn.Module, files: list[Path], model: str) -> torch.
     batch = torch.stack(
         [
             (
-                torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))).permute(2, 0, 1) / 255.0
+                torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1) / 255.0
                 - mean
             )
             / std
@@ -107,17 +108,17 @@ def textures(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def barlow_run(textures: Path, tmp_path_factory: pytest.TempPathFactory) -> PretrainResult:
     config = PretrainConfig(
         model=MODEL, data=textures, out=tmp_path_factory.mktemp("runs") / "barlow",
-        epochs=5, batch_size=32, lr=1e-3, warmup_epochs=1, input_size=SIDE,
-        projector_dim=128, lambd=1 / 128, workers=0, device="cpu", seed=0,
+        epochs=EPOCHS, batch_size=32, lr=2e-3, warmup_epochs=1, input_size=SIDE,
+        projector_dim=32, lambd=1 / 32, workers=0, device="cpu", seed=0,
     )  # fmt: skip
     return pretrain(config)
 
 
 def test_the_barlow_twins_loss_falls(barlow_run: PretrainResult) -> None:
     losses = barlow_run.losses
-    assert len(losses) == 5
+    assert len(losses) == EPOCHS
     # measured (seed 0): see docs/training.md
-    assert min(losses[-2:]) < 0.8 * losses[0], losses
+    assert sum(losses[-2:]) / 2 < 0.8 * losses[0], losses
 
 
 def test_a_linear_probe_on_the_pretrained_backbone_beats_one_on_a_random_backbone(
