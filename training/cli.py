@@ -67,7 +67,7 @@ def _data_prepare(args: argparse.Namespace) -> None:
 
 def _fit_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {
-        "model": args.model, "data": args.data, "out": args.out,
+        "model": args.model, "data": args.data, "out": getattr(args, "out", None),
         "epochs": args.epochs,
         "batch_size": args.batch_size, "lr": args.lr, "input_size": args.input_size,
         "workers": args.workers, "device": args.device, "seed": args.seed,
