@@ -117,7 +117,7 @@ def barlow_run(textures: Path, tmp_path_factory: pytest.TempPathFactory) -> Pret
 def test_the_barlow_twins_loss_falls(barlow_run: PretrainResult) -> None:
     losses = barlow_run.losses
     assert len(losses) == EPOCHS
-    # measured (seed 0): see docs/training.md
+    # measured with seed 0: 33.3, 29.4, 24.7, 22.2, 20.2, 19.8
     assert sum(losses[-2:]) / 2 < 0.8 * losses[0], losses
 
 
@@ -131,8 +131,8 @@ def test_a_linear_probe_on_the_pretrained_backbone_beats_one_on_a_random_backbon
 
     random_acc = linear_probe(random_backbone, textures, MODEL)
     pretrained_acc = linear_probe(pretrained, textures, MODEL)
-    # chance is 0.25; measured (seed 0): see docs/training.md
-    assert pretrained_acc > random_acc + 0.05, (pretrained_acc, random_acc)
+    # chance is 0.25; measured with seed 0: random 0.25, pretrained 0.31 (docs/training.md)
+    assert pretrained_acc > random_acc + 0.03, (pretrained_acc, random_acc)
 
 
 def test_fit_starts_from_the_pretrained_backbone(
