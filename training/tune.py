@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from training.config import FitConfig
+from training.errors import TrainingError
 from training.fit import fit
 from training.tracking import tracked_run
 
@@ -191,6 +192,8 @@ def write_results(study: Any, out: Path) -> TuneResult:
         writer.writeheader()
         writer.writerows(rows)
     plot_search(rows, out / "search.png")
+    if not any(row["state"] == "complete" for row in rows):
+        raise TrainingError(f"No trial of {out / 'study.db'} has completed: nothing to choose from")
     best = study.best_trial
     config = FitConfig.model_validate(best.user_attrs["config"])
     config = config.model_copy(update={"out": out / "best"})
@@ -236,7 +239,8 @@ def plot_search(rows: list[dict[str, Any]], path: Path) -> Path:
     if running:
         ax.step(*zip(*running, strict=True), where="post", label="best so far")
     ax.set(xlabel="trial", ylabel="best val accuracy", title="kennel tune")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -14,8 +14,9 @@ import timm
 import torch
 from PIL import Image
 
-from training.backbone import load_backbone
+from training.backbone import load_backbone, save_backbone
 from training.cli import main
+from training.errors import DataError, TrainingError
 from training.pretrain import PretrainConfig, PretrainResult, pretrain
 from training.runlog import read_metrics
 
@@ -150,3 +151,19 @@ def test_fit_starts_from_the_pretrained_backbone(
     assert len(read_metrics(run)) == 1
     state = torch.load(run / "last.pt", weights_only=True)
     assert state["projector"] is not None  # the joint variant trained a projector
+
+
+def test_a_backbone_of_another_architecture_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "backbone.pt"
+    save_backbone(path, "test_resnet", timm.create_model("test_resnet", num_classes=0), {})
+    with pytest.raises(TrainingError, match="holds a test_resnet backbone; this run trains"):
+        load_backbone(path, MODEL, timm.create_model(MODEL, num_classes=3))
+    with pytest.raises(TrainingError, match="No backbone checkpoint"):
+        load_backbone(tmp_path / "missing.pt", MODEL, timm.create_model(MODEL, num_classes=3))
+
+
+def test_pretraining_on_a_folder_without_images_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    config = PretrainConfig(model=MODEL, data=tmp_path / "empty", out=tmp_path / "run")
+    with pytest.raises(DataError, match="No images under"):
+        pretrain(config)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.training.conftest import tiny_config
 from training.cli import main
+from training.errors import TrainingError
 from training.tune import open_study, tune
 
 
@@ -41,3 +43,9 @@ def test_a_search_prunes_resumes_and_its_best_config_trains(
     best = yaml.safe_load((out / "best.yaml").read_text())
     main(["fit", "-c", str(out / "best.yaml"), "--epochs", "1"])
     assert (Path(best["out"]) / "best.pt").is_file()
+
+
+def test_a_search_with_no_completed_trial_fails_clearly(tiny_data: Path, tmp_path: Path) -> None:
+    base = tiny_config(tiny_data, tmp_path / "unused", epochs=1, input_size=32)
+    with pytest.raises(TrainingError, match=r"No trial of .* has completed"):
+        tune(base, tmp_path / "search", trials=0)
