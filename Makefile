@@ -5,7 +5,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: up bot test lint format models serving-deps bot-deps test-deps data train export evaluate \
-	loadtest bench loadtest-deps
+	loadtest bench loadtest-deps tune pretrain mlflow-ui reproduce-seed
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
@@ -63,6 +63,30 @@ export: test-deps ## export RUN to models/NAME (ARGS=--int8 adds models/NAME-int
 
 evaluate: test-deps ## evaluate models/NAME on DATA/val through the serving code
 	$(PY) -m training evaluate models/$(NAME) $(DATA)/val
+
+# Search (docs/training.md): TRIALS trials of MODEL's config on DATA, study in TUNE_OUT (resumes)
+TRIALS ?= 20
+TUNE_OUT ?= runs/tune-$(MODEL)
+tune: test-deps ## Optuna search over fit's settings; best config in TUNE_OUT/best.yaml; ARGS
+	$(PY) -m training tune -c training/configs/$(MODEL).yaml --data $(DATA) --trials $(TRIALS) \
+		--out $(TUNE_OUT) $(ARGS)
+
+PRETRAIN_EPOCHS ?= 100
+pretrain: test-deps ## Barlow Twins on DATA's images into runs/pretrain-MODEL (then fit --init)
+	$(PY) -m training pretrain --method barlow --model $(MODEL) --data $(DATA) \
+		--epochs $(PRETRAIN_EPOCHS) --out runs/pretrain-$(MODEL) $(ARGS)
+
+# The full mlflow (its web server) is fetched by uv on demand; the training extra has the client.
+MLFLOW_PORT ?= 5000
+mlflow-ui: $(UV) ## serve the local MLflow store (runs/mlruns) on 127.0.0.1:MLFLOW_PORT
+	MLFLOW_ALLOW_FILE_STORE=true $(UV) tool run --from mlflow mlflow ui \
+		--backend-store-uri runs/mlruns --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+# The seed's ladder on Imagewoof (B0-B4, ConvNeXt-T, Lite0, Lite0 distilled from the best), then
+# the benchmark of the exported models. Hours on one GPU (docs/training.md); ARGS go to every fit.
+reproduce-seed: data ## fit, export, evaluate the ladder; runs/seed/SEED_TABLE.md, BENCHMARKS.md
+	$(PY) -m training reproduce-seed --data $(DATA) --runs runs/seed --models-dir models $(ARGS)
+	$(MAKE) bench
 
 # Serving needs no torch: the API, a worker and the embedded Redis.
 serving-deps: $(UV)

@@ -32,6 +32,16 @@ class DistillConfig(BaseModel):
     alpha: float = Field(0.7, ge=0, le=1, description="Weight of the teacher's term (KL).")
 
 
+class BarlowConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(
+        0.0, ge=0, description="fit: weight of the Barlow Twins term added to the loss (0: off)."
+    )
+    lambd: float = Field(0.0051, gt=0, description="Weight of the off-diagonal term (lambda).")
+    projector_dim: int = Field(512, ge=8, description="Width of the projector's layers.")
+
+
 class FitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -60,6 +70,8 @@ class FitConfig(BaseModel):
     std: tuple[float, float, float] | None = None
     augment: AugmentConfig = AugmentConfig()
     distill: DistillConfig = DistillConfig()
+    init: Path | None = Field(None, description="Start from a backbone.pt of `pretrain`.")
+    barlow: BarlowConfig = BarlowConfig()
 
     @property
     def resize(self) -> int:

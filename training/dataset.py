@@ -12,12 +12,6 @@ from torchvision.transforms import InterpolationMode, v2
 from training.config import FitConfig
 from training.pack import load_split
 
-INTERPOLATION = {
-    "bicubic": InterpolationMode.BICUBIC,
-    "bilinear": InterpolationMode.BILINEAR,
-    "nearest": InterpolationMode.NEAREST,
-}
-
 
 def train_transform(config: FitConfig) -> v2.Transform:
     assert config.input_size is not None and config.interpolation is not None
@@ -26,7 +20,7 @@ def train_transform(config: FitConfig) -> v2.Transform:
         v2.RandomResizedCrop(
             config.input_size,
             scale=(aug.scale_min, 1.0),
-            interpolation=INTERPOLATION[config.interpolation],
+            interpolation=InterpolationMode(config.interpolation),
             antialias=True,
         ),
         v2.RandomHorizontalFlip(aug.hflip),
@@ -39,9 +33,8 @@ def train_transform(config: FitConfig) -> v2.Transform:
 
 
 def eval_transform(config: FitConfig) -> v2.Transform:
-    """The served preprocessing on a packed image: it is already resized; center-crop."""
-    assert config.input_size is not None
-    return v2.Compose([v2.CenterCrop(config.input_size), *_normalise(config)])
+    """The served normalisation: packed val images already are the served crop (pack.py)."""
+    return v2.Compose(_normalise(config))
 
 
 def _normalise(config: FitConfig) -> list[v2.Transform]:

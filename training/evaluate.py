@@ -116,3 +116,13 @@ def write_evaluation(evaluation: Evaluation, out: Path) -> list[Path]:
         *write_confusion(evaluation.confusion, evaluation.classes, evaluation.columns, out),
         write_gallery(evaluation.mistakes, out / "mistakes.png"),
     ]
+
+
+def track_evaluation(evaluation: Evaluation, model: Path, out: Path) -> None:
+    """Add the evaluation (files and metrics) to the MLflow run that trained the model."""
+    from training.tracking import log_to_run
+
+    card = ModelDir.load(model).card
+    m = evaluation.metrics
+    metrics = {f"eval_{k}": float(m[k]) for k in ("accuracy", "top5", "macro_f1")}
+    log_to_run(card.get("mlflow_run_id"), [("evaluation", out)], metrics)

@@ -26,6 +26,8 @@ PARITY_TOLERANCE = 1e-4
 class Probabilities(nn.Module):
     """Softmax over the network's classes, then (optionally) keep only some of them."""
 
+    keep_index: torch.Tensor
+
     def __init__(self, net: nn.Module, keep: list[int] | None = None) -> None:
         super().__init__()
         self.net = net
@@ -34,7 +36,7 @@ class Probabilities(nn.Module):
             self.register_buffer("keep_index", torch.tensor(keep, dtype=torch.long))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probabilities = self.net(x).softmax(dim=-1)
+        probabilities: torch.Tensor = self.net(x).softmax(dim=-1)
         if self.keep is None:
             return probabilities
         return probabilities.index_select(1, self.keep_index)

@@ -18,7 +18,8 @@ from training.fit import RUN_FILE
 from training.labelmap import readable
 from training.quantize import calibration_files, quantize_model_dir
 from training.runlog import read_metrics
-from worker.modeldir import ModelDir, PreprocessConfig
+from training.tracking import log_to_run
+from worker.modeldir import CARD_FILE, LABELS_FILE, PREPROCESS_FILE, ModelDir, PreprocessConfig
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def run_card(run_dir: Path, config: FitConfig, classes: list[str]) -> dict[str, 
         },
         "metrics": {"best_epoch": best, "last_epoch": rows[-1] if rows else {}},
         "made_by": f"python -m training export {run_dir}",
+        "mlflow_run_id": run.get("mlflow_run_id"),
     }
 
 
@@ -72,6 +74,8 @@ def export_run(run_dir: Path, out: Path, int8: bool = False) -> list[ModelDir]:
         run_card(run_dir, config, classes),
     )
     log.info("exported %s to %s", run_dir, out)
+    files = [("model", model.path / name) for name in (CARD_FILE, LABELS_FILE, PREPROCESS_FILE)]
+    log_to_run(model.card.get("mlflow_run_id"), files)
     written = [model]
     if int8:
         calibration = calibration_files(config.data / "val")  # the run's val images, if still there

@@ -14,7 +14,7 @@ from training.errors import LabelMismatch
 @cache
 def wnid_names() -> dict[str, str]:
     """The ten Imagewoof WordNet ids to the readable labels of the `imagewoof` model."""
-    from timm.data import ImageNetInfo
+    from timm.data.imagenet_info import ImageNetInfo
 
     from training.pretrained import IMAGEWOOF
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from training.barlow import BarlowTwinsLoss, second_view
 from training.teacher import Teacher
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class Supervised:
@@ -42,3 +48,40 @@ class Distillation:
             reduction="batchmean",
         )
         return self.alpha * t * t * kl + (1 - self.alpha) * self.supervised(logits, targets, inputs)
+
+
+class JointBarlow:
+    """`base` + weight * Barlow(projector(f(x)), projector(f(x'))): the seed's joint variant.
+
+    f(x) are the features the classifier received in the training step's own forward pass
+    (caught by a hook); x' is a second view of the batch (barlow.second_view), which costs one
+    more forward pass of the network per batch.
+    """
+
+    def __init__(
+        self, base: LossFn, model: nn.Module, projector: nn.Module, lambd: float, weight: float
+    ) -> None:
+        self.base = base
+        self.model = model
+        self.projector = projector
+        self.barlow = BarlowTwinsLoss(lambd)
+        self.weight = weight
+        self._features: torch.Tensor | None = None
+        classifier = model.get_classifier()  # type: ignore[operator]  # timm's, untyped
+        classifier.register_forward_pre_hook(self._catch)
+
+    def _catch(self, module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        self._features = args[0]
+
+    def __call__(
+        self, logits: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor:
+        first = self._features
+        assert first is not None, "the classifier's input was not caught"
+        self.model(second_view(inputs))
+        second = self._features
+        assert second is not None
+        term: torch.Tensor = self.barlow(
+            self.projector(first.flatten(1)), self.projector(second.flatten(1))
+        )
+        return self.base(logits, targets, inputs) + self.weight * term

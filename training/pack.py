@@ -2,8 +2,14 @@
 
     PACK_DIR/classes.json
     PACK_DIR/report.json           class balance, skipped (unreadable) and duplicate files
-    PACK_DIR/{train,val}/images.npy  (N, side, side, 3) uint8, opened with mmap_mode="r"
+    PACK_DIR/train/images.npy      (N, side, side, 3) uint8, opened with mmap_mode="r"
+    PACK_DIR/val/images.npy        (N, crop, crop, 3) uint8: the pixels a worker would serve
     PACK_DIR/{train,val}/labels.npy  (N,) int64
+
+Decoding, orientation, colour conversion (transparency, 16-bit, CMYK) and the geometry are the
+worker's own code (worker/preprocess.py): train images are the short side resized to `side`
+and center-cropped to a square; val images go on to the served center crop of `crop`, so
+validation during fit sees what serving computes.
 
 Duplicates are found by content hash over both splits; the first copy is kept (train before
 val, so a val image that also is in train is dropped: it would inflate val accuracy).
@@ -21,22 +27,37 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
+from jobs.images import ImageLimits
 from training.errors import EmptyClass, SkippedImageWarning
 from training.imagefolder import SPLITS, Sample, check_splits, scan
+from worker.errors import DecodeFailed
+from worker.modeldir import PreprocessConfig
+from worker.preprocess import decode_rgb, letterbox, resize_and_crop, served_crop
 
 log = logging.getLogger(__name__)
 
 ResizeMode = Literal["shorter", "letterbox"]
 LETTERBOX_FILL = (124, 116, 104)  # ImageNet's mean colour
 Interpolation = Literal["bicubic", "bilinear", "nearest"]
-RESAMPLING = {
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
-}
+# Training data may hold larger files than users may upload; the decoding is the same.
+LIMITS = ImageLimits(max_bytes=50 * 1024 * 1024, max_pixels=100_000_000)
+BACKGROUND: tuple[int, int, int] = PreprocessConfig().background  # what export serves with
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How packing cuts an image: train to `side` x `side`, val on to the served `crop`."""
+
+    side: int
+    crop: int
+    mode: ResizeMode = "shorter"
+    interpolation: Interpolation = "bicubic"
+
+    def served(self, side: int) -> PreprocessConfig:
+        return PreprocessConfig(input_size=side, resize=self.side, interpolation=self.interpolation)
 
 
 @dataclass
@@ -55,31 +76,19 @@ class PackReport:
         }
 
 
-def load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
+def cut(data: bytes, geometry: Geometry, split: str) -> Image.Image:
+    """An image file's bytes as packed in `split`, through the serving code."""
+    served = geometry.served(geometry.crop if split == "val" else geometry.side)
+    if geometry.mode == "shorter":
+        return served_crop(data, served, LIMITS)
+    image = decode_rgb(data, LIMITS, geometry.side, BACKGROUND)
+    image = letterbox(image, geometry.side, geometry.interpolation, LETTERBOX_FILL)
+    return resize_and_crop(image, served)
 
 
-def fit_square(
-    image: Image.Image, side: int, mode: ResizeMode, interpolation: Interpolation = "bicubic"
-) -> Image.Image:
-    """`shorter`: resize the short side to `side`, center-crop (as served). `letterbox`: pad."""
-    width, height = image.size
-    if mode == "letterbox":
-        longest = max(width, height)
-        canvas = Image.new("RGB", (longest, longest), LETTERBOX_FILL)
-        canvas.paste(image, ((longest - width) // 2, (longest - height) // 2))
-        return canvas.resize((side, side), RESAMPLING[interpolation])
-    scale = side / min(width, height)
-    size = (max(side, round(width * scale)), max(side, round(height * scale)))
-    resized = image.resize(size, RESAMPLING[interpolation])
-    left, top = (resized.width - side) // 2, (resized.height - side) // 2
-    return resized.crop((left, top, left + side, top + side))
-
-
-def fingerprint(data_dir: Path, side: int, mode: ResizeMode, interpolation: Interpolation) -> str:
-    digest = hashlib.sha256(f"{side}:{mode}:{interpolation}".encode())
+def fingerprint(data_dir: Path, geometry: Geometry) -> str:
+    g = geometry
+    digest = hashlib.sha256(f"{g.side}:{g.crop}:{g.mode}:{g.interpolation}".encode())
     for split in SPLITS:
         for path in sorted((data_dir / split).rglob("*")):
             if path.is_file():
@@ -90,9 +99,12 @@ def fingerprint(data_dir: Path, side: int, mode: ResizeMode, interpolation: Inte
     return digest.hexdigest()
 
 
-def _decode_unique(sample: Sample, seen: dict[str, Path], report: PackReport) -> Image.Image | None:
-    """The image, or None (with a warning) when it is a duplicate or unreadable."""
-    digest = hashlib.sha256(sample.path.read_bytes()).hexdigest()
+def _decode_unique(
+    sample: Sample, seen: dict[str, Path], report: PackReport, geometry: Geometry, split: str
+) -> Image.Image | None:
+    """The packed image, or None (with a warning) when it is a duplicate or unreadable."""
+    data = sample.path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     if digest in seen:
         report.duplicates.append({"file": str(sample.path), "same_as": str(seen[digest])})
         warnings.warn(
@@ -102,8 +114,8 @@ def _decode_unique(sample: Sample, seen: dict[str, Path], report: PackReport) ->
         )
         return None
     try:
-        image = load_rgb(sample.path)
-    except Exception as exc:  # Pillow raises many types for broken files
+        image = cut(data, geometry, split)
+    except DecodeFailed as exc:
         report.skipped.append({"file": str(sample.path), "reason": str(exc)})
         warnings.warn(
             f"skipping unreadable {sample.path}: {exc}", SkippedImageWarning, stacklevel=3
@@ -118,21 +130,20 @@ def _pack_split(
     seen: dict[str, Path],
     report: PackReport,
     out: Path,
-    side: int,
-    mode: ResizeMode,
-    interpolation: Interpolation,
+    geometry: Geometry,
 ) -> list[int]:
     """Write the kept images of one split to `out`/images.npy; return their labels."""
     out.mkdir(parents=True, exist_ok=True)
+    side = geometry.crop if out.name == "val" else geometry.side
     path = out / "images.npy"
     images = np.lib.format.open_memmap(
         path, mode="w+", dtype=np.uint8, shape=(len(samples), side, side, 3)
     )
     labels: list[int] = []
     for sample in tqdm(samples, desc=f"packing {out.name}", unit="img", leave=False):
-        image = _decode_unique(sample, seen, report)
+        image = _decode_unique(sample, seen, report, geometry, out.name)
         if image is not None:
-            images[len(labels)] = np.asarray(fit_square(image, side, mode, interpolation))
+            images[len(labels)] = np.asarray(image)
             labels.append(sample.label)
     images.flush()
     if len(labels) < len(samples):  # drop the unused rows, chunk by chunk
@@ -156,9 +167,14 @@ def pack(
     side: int,
     mode: ResizeMode = "shorter",
     interpolation: Interpolation = "bicubic",
+    crop: int | None = None,
 ) -> PackReport:
-    """Pack `data_dir`/{train,val} into `out`, unless `out` already holds this exact data."""
-    stamp = fingerprint(data_dir, side, mode, interpolation)
+    """Pack `data_dir`/{train,val} into `out`, unless `out` already holds this exact data.
+
+    `crop` is the served input size of the val images (default: `side`, no further crop).
+    """
+    geometry = Geometry(side, crop or side, mode, interpolation)
+    stamp = fingerprint(data_dir, geometry)
     if (out / "fingerprint").is_file() and (out / "fingerprint").read_text() == stamp:
         log.info("reusing packed data in %s", out)
         saved = json.loads((out / "report.json").read_text())
@@ -168,7 +184,7 @@ def pack(
     seen: dict[str, Path] = {}
     for split in SPLITS:
         _, samples = scan(data_dir / split, classes)
-        labels = _pack_split(samples, seen, report, out / split, side, mode, interpolation)
+        labels = _pack_split(samples, seen, report, out / split, geometry)
         counts = Counter(labels)
         report.counts[split] = {name: counts.get(i, 0) for i, name in enumerate(classes)}
         empty = [name for name, n in report.counts[split].items() if n == 0]

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import timm
-from timm.data import ImageNetInfo
+from timm.data.imagenet_info import ImageNetInfo
 
 from training.export import Probabilities, write_model_dir
 from training.lite_weights import load_lite_weights

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 LIMITS = ImageLimits(max_bytes=50 * 1024 * 1024, max_pixels=100_000_000)
 
 
-class ServedImages(CalibrationDataReader):
+class ServedImages(CalibrationDataReader):  # type: ignore[misc]  # untyped base
     """One preprocessed image per calibration step, as a worker would feed it."""
 
     def __init__(self, files: list[Path], config: PreprocessConfig) -> None:

@@ -44,4 +44,5 @@ def per_class(confusion: np.ndarray, classes: list[str]) -> list[dict[str, Any]]
 def top_k_hits(probabilities: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
     k = min(k, probabilities.shape[1])
     top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    return (top == truth[:, None]).any(axis=1)
+    hits: np.ndarray = (top == truth[:, None]).any(axis=1)
+    return hits

@@ -19,3 +19,18 @@ class DataSettings(BaseSettings):
         0.2, ge=0.0, lt=1.0, description="Share of a new class kept for val."
     )
     split_seed: int = Field(0, description="Seed of the train/val split of `data add-class`.")
+
+
+class TrackingSettings(BaseSettings):
+    """Where `fit`, `tune` and `pretrain` record their runs (MLflow). MLFLOW_TRACKING_URI,
+    MLflow's own variable, wins over KENNEL_TRAINING_TRACKING_URI when both are set."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KENNEL_TRAINING_", env_file=".env", extra="ignore"
+    )
+
+    tracking: bool = Field(True, description="Record runs in MLflow at all.")
+    tracking_uri: str = Field(
+        "runs/mlruns", description="An MLflow tracking URI or a local folder (a file store)."
+    )
+    experiment: str = Field("kennel", description="The MLflow experiment runs are recorded in.")

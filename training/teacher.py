@@ -72,7 +72,8 @@ class TorchTeacher:
 
     @torch.no_grad()
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._net(self._renormalise(batch.float()))[:, self._index]
+        logits: torch.Tensor = self._net(self._renormalise(batch.float()))
+        return logits[:, self._index]
 
 
 def load_teacher(

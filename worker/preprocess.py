@@ -55,6 +55,20 @@ def preprocess(
     Returns a float32 array (3, input_size, input_size). Raises DecodeFailed for anything that
     is not a readable image within the limits.
     """
+    cropped = served_crop(data, config, limits, budget)
+    scaled = np.asarray(cropped, dtype=np.float32) / np.float32(255.0)
+    mean = np.asarray(config.mean, dtype=np.float32)
+    std = np.asarray(config.std, dtype=np.float32)
+    return np.ascontiguousarray(((scaled - mean) / std).transpose(2, 0, 1))
+
+
+def served_crop(
+    data: bytes, config: PreprocessConfig, limits: ImageLimits, budget: PixelBudget | None = None
+) -> Image.Image:
+    """The RGB input_size square a model is given, before normalisation (training packs it too).
+
+    Raises DecodeFailed for anything that is not a readable image within the limits.
+    """
     try:
         image = open_checked(data, limits)
         if image.format in ("JPEG", "MPO"):
@@ -62,17 +76,13 @@ def preprocess(
         _draft(image, config.resize)
         with _reserved(budget, image.width * image.height):
             try:
-                cropped = _decode_and_crop(image, config)
+                return _decode_and_crop(image, config)
             finally:
                 image.close()  # the decoded pixels go before the budget is given back
     except DecodeFailed:
         raise
     except Exception as exc:  # Pillow raises many types for broken files
         raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
-    scaled = np.asarray(cropped, dtype=np.float32) / np.float32(255.0)
-    mean = np.asarray(config.mean, dtype=np.float32)
-    std = np.asarray(config.std, dtype=np.float32)
-    return np.ascontiguousarray(((scaled - mean) / std).transpose(2, 0, 1))
 
 
 def stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -89,13 +99,18 @@ def _reserved(budget: PixelBudget | None, pixels: int) -> Iterator[None]:
 
 
 def _decode_and_crop(image: Image.Image, config: PreprocessConfig) -> Image.Image:
+    return resize_and_crop(_oriented(image, config.resize), config)
+
+
+def _oriented(image: Image.Image, short_side: int) -> Image.Image:
+    """Decode, reduce towards `short_side` (see reduce_for), then apply the EXIF orientation."""
     orientation = image.getexif().get(0x0112)
     methods = ORIENTATION.get(orientation, ()) if isinstance(orientation, int) else ()
     image.load()
-    small = reduce_for(image, config.resize)
+    small = reduce_for(image, short_side)
     for method in methods:
         small = small.transpose(method)
-    return resize_and_crop(small, config)
+    return small
 
 
 def _draft(image: Image.Image, short_side: int) -> None:
@@ -185,3 +200,36 @@ def _with_margin(
         min(size[0], math.ceil(box[2]) + margin),
         min(size[1], math.ceil(box[3]) + margin),
     )
+
+
+# Used by training (training/pack.py) for letterboxed packing; the served cut is `served_crop`.
+
+
+def decode_rgb(
+    data: bytes, limits: ImageLimits, short_side: int, background: tuple[int, int, int]
+) -> Image.Image:
+    """`served_crop`'s decoding, whole: open within the limits, draft, reduce, orient, to RGB.
+
+    Raises DecodeFailed for anything that is not a readable image within the limits.
+    """
+    try:
+        image = open_checked(data, limits)
+        if image.format in ("JPEG", "MPO"):
+            check_scan_data(data)
+        _draft(image, short_side)
+        return to_rgb(_oriented(image, short_side), background)
+    except DecodeFailed:
+        raise
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
+
+
+def letterbox(
+    image: Image.Image, side: int, interpolation: str, fill: tuple[int, int, int]
+) -> Image.Image:
+    """Pad an RGB image to a centred square of `fill`, then resize it to `side` x `side`."""
+    width, height = image.size
+    longest = max(width, height)
+    canvas = Image.new("RGB", (longest, longest), fill)
+    canvas.paste(image, ((longest - width) // 2, (longest - height) // 2))
+    return canvas.resize((side, side), RESAMPLING[interpolation])

@@ -7,7 +7,7 @@ epochs on three generated classes) is meant for reuse, e.g. by a system test tha
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,6 +92,15 @@ def tiny_config(data: Path, out: Path, **overrides: object) -> FitConfig:
         "seed": 0,
     }
     return load_config(None, settings | overrides)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every run of the training tests is recorded in a temporary MLflow store, not runs/."""
+    store = tmp_path_factory.mktemp("mlflow") / "mlruns"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.as_uri())
+        yield store
 
 
 @pytest.fixture(scope="session")
