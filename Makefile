@@ -4,7 +4,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up bot test lint format models serving-deps bot-deps test-deps data train export evaluate \
+.PHONY: up bot test test-fast lint lint-deps format models serving-deps bot-deps test-deps data train export evaluate \
 	loadtest bench loadtest-deps
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
@@ -16,7 +16,10 @@ bot: bot-deps ## run the Telegram bot (needs KENNEL_BOT_TOKEN and a running kenn
 test: test-deps ## install everything the tests need and run the whole suite
 	$(PY) -m pytest
 
-lint: test-deps
+test-fast: test-deps ## only the in-process tests (no worker, API or Prometheus started)
+	$(PY) -m pytest -m "not system"
+
+lint: lint-deps ## ruff (lint and format check) and mypy, without the training extra (no torch)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -71,9 +74,19 @@ serving-deps: $(UV)
 bot-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra bot
 
-loadtest-deps: $(UV)
+load# What ruff and mypy need: every service's extra and the dev group, not training's torch.
+lint-deps: $(UV)
+	$(UV) sync --frozen --inexact --extra api --extra worker --extra local --extra bot \
+		--extra loadtest
+
+test-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local --extra loadtest
 	@mkdir -p var/loadtest
+
+# What ruff and mypy need: every service's extra and the dev group, not training's torch.
+lint-deps: $(UV)
+	$(UV) sync --frozen --inexact --extra api --extra worker --extra local --extra bot \
+		--extra loadtest
 
 test-deps: $(UV)
 	$(UV) sync --frozen --all-extras
