@@ -38,13 +38,15 @@ loadtest: loadtest-deps ## Locust against HOST: USERS, SPAWN_RATE, DURATION, LOC
 	$(PY) -m locust -f loadtests/locustfile.py $(LOCUST_USERS) --headless -u $(USERS) \
 		-r $(SPAWN_RATE) -t $(DURATION) --host $(HOST) --csv var/loadtest/locust --only-summary
 
-# Starts its own kennel; writes BENCHMARKS.md and docs/bench/*.png (about 6 minutes on 2 cores).
-BENCH_USERS ?= 1,4,16
-BENCH_DURATION ?= 40
+# Starts its own kennel and the naive server; writes BENCHMARKS.md, docs/bench/*.png and the
+# README's table (about 17 minutes on 2 cores for the two default models).
+BENCH_CLIENTS ?= 1,8,32
+BENCH_SECONDS ?= 15
+BENCH_ROUNDS ?= 3
 BENCH_WORKERS ?= 1
-bench: loadtest-deps ## measure every model under models/: BENCH_USERS, BENCH_DURATION, BENCH_WORKERS
-	@command -v prometheus >/dev/null || echo "no prometheus on PATH: batch sizes come from the workers' /metrics"
-	$(PY) -m bench --users $(BENCH_USERS) --duration $(BENCH_DURATION) --workers $(BENCH_WORKERS)
+bench: loadtest-deps ## measure every model under models/: BENCH_CLIENTS, BENCH_SECONDS, BENCH_ROUNDS, BENCH_WORKERS
+	$(PY) -m bench --clients $(BENCH_CLIENTS) --seconds $(BENCH_SECONDS) \
+		--rounds $(BENCH_ROUNDS) --workers $(BENCH_WORKERS)
 
 models: test-deps ## re-export the default models in models/ (needs torch and timm)
 	$(PY) -m training export-pretrained --out models
