@@ -4,8 +4,8 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up bot test test-fast lint lint-deps format models serving-deps bot-deps test-deps data train export evaluate \
-	loadtest bench loadtest-deps
+.PHONY: up bot test test-fast lint lint-deps format models serving-deps bot-deps test-deps data \
+	train export evaluate loadtest bench loadtest-deps
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
@@ -76,12 +76,7 @@ serving-deps: $(UV)
 bot-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra bot
 
-load# What ruff and mypy need: every service's extra and the dev group, not training's torch.
-lint-deps: $(UV)
-	$(UV) sync --frozen --inexact --extra api --extra worker --extra local --extra bot \
-		--extra loadtest
-
-test-deps: $(UV)
+loadtest-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local --extra loadtest
 	@mkdir -p var/loadtest
 
