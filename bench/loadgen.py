@@ -74,8 +74,12 @@ def _check_predictions(body: Any) -> None:
 
 
 async def predict(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    """POST /predict; a 202 (the answer took longer than the API waits) is followed up as the
+    API documents it, by waiting on the job."""
     async with session.post(f"{url}/predict", data=body, headers=HEADERS) as response:
         answer = await response.json(content_type=None)
+        if response.status == 202:
+            return await until_terminal(session, url, answer)
         if response.status != 200:
             raise WrongAnswer(f"POST /predict answered {response.status}: {str(answer)[:200]}")
     _check_predictions(answer)
@@ -86,6 +90,11 @@ async def job(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
         answer = await response.json(content_type=None)
         if response.status not in (200, 202):
             raise WrongAnswer(f"POST /jobs answered {response.status}: {str(answer)[:200]}")
+    await until_terminal(session, url, answer)
+
+
+async def until_terminal(session: aiohttp.ClientSession, url: str, answer: Any) -> None:
+    """GET /jobs/{id}?wait=30 until the job has ended; it must have succeeded."""
     while answer.get("status") not in TERMINAL:
         async with session.get(
             f"{url}/jobs/{answer['id']}", params={"wait": str(LONG_POLL_S)}
