@@ -10,12 +10,13 @@ a shared machine lowers single measurements; the report quotes medians over the 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -195,6 +196,10 @@ def run_bench(config: BenchConfig, argv: list[str]) -> None:
         plots.latency(summary, config.plots_dir / "latency.png"),
     ]
     config.out.write_text(render(summary, setup, figures, config.out.resolve().parent))
+    raw = config.var_dir / "runs.json"
+    raw.write_text(json.dumps({"ceilings": {m: [asdict(c) for c in cs] for m, cs in
+                                            bench.ceilings.items()},
+                               "runs": [asdict(r) for r in bench.runs]}))  # fmt: skip
     if config.readme is not None:
         update_readme(config.readme, summary, setup)
     log.info("wrote %s and %s", config.out, ", ".join(str(f) for f in figures))

@@ -228,7 +228,20 @@ def describe(setup: Setup) -> str:
         "all on this machine. The 1-minute load average was "
         f"{setup.load_average[0]:.1f} at the start and {setup.load_average[1]:.1f} at the end "
         f"on {os.cpu_count()} cores: this machine is shared with other work, so single numbers "
-        "are noisy."
+        "are noisy." + oversubscribed(setup)
+    )
+
+
+def oversubscribed(setup: Setup) -> str:
+    """The caveat when other work kept more processes runnable than there are cores."""
+    cores = os.cpu_count() or 1
+    if max(setup.load_average) <= 1.5 * cores:
+        return ""
+    return (
+        " The load average was well above the number of cores: the scheduler then shares the "
+        "cores by thread, so a server with many threads (the naive server's thread pool, the "
+        "worker's) gets more of the machine than the ceiling's few, and shares of the ceiling "
+        "above 1.00 are that artifact; CPU-ms per request is the steadier comparison."
     )
 
 
