@@ -4,8 +4,8 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up bot test lint format models serving-deps bot-deps test-deps data train export evaluate \
-	loadtest bench loadtest-deps tune pretrain mlflow-ui reproduce-seed
+.PHONY: up bot test test-fast lint lint-deps format models serving-deps bot-deps test-deps data \
+	train export evaluate loadtest bench loadtest-deps tune pretrain mlflow-ui reproduce-seed
 
 up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
 	$(PY) -m stack
@@ -16,7 +16,10 @@ bot: bot-deps ## run the Telegram bot (needs KENNEL_BOT_TOKEN and a running kenn
 test: test-deps ## install everything the tests need and run the whole suite
 	$(PY) -m pytest
 
-lint: test-deps
+test-fast: test-deps ## only the in-process tests (no worker, API or Prometheus started)
+	$(PY) -m pytest -m "not system"
+
+lint: lint-deps ## ruff (lint and format check) and mypy, without the training extra (no torch)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -35,13 +38,15 @@ loadtest: loadtest-deps ## Locust against HOST: USERS, SPAWN_RATE, DURATION, LOC
 	$(PY) -m locust -f loadtests/locustfile.py $(LOCUST_USERS) --headless -u $(USERS) \
 		-r $(SPAWN_RATE) -t $(DURATION) --host $(HOST) --csv var/loadtest/locust --only-summary
 
-# Starts its own kennel; writes BENCHMARKS.md and docs/bench/*.png (about 6 minutes on 2 cores).
-BENCH_USERS ?= 1,4,16
-BENCH_DURATION ?= 40
+# Starts its own kennel and the naive server; writes BENCHMARKS.md, docs/bench/*.png and the
+# README's table (about 17 minutes on 2 cores for the two default models).
+BENCH_CLIENTS ?= 1,8,32
+BENCH_SECONDS ?= 15
+BENCH_ROUNDS ?= 3
 BENCH_WORKERS ?= 1
-bench: loadtest-deps ## measure every model under models/: BENCH_USERS, BENCH_DURATION, BENCH_WORKERS
-	@command -v prometheus >/dev/null || echo "no prometheus on PATH: batch sizes come from the workers' /metrics"
-	$(PY) -m bench --users $(BENCH_USERS) --duration $(BENCH_DURATION) --workers $(BENCH_WORKERS)
+bench: loadtest-deps ## measure every model under models/: BENCH_CLIENTS, BENCH_SECONDS, BENCH_ROUNDS, BENCH_WORKERS
+	$(PY) -m bench --clients $(BENCH_CLIENTS) --seconds $(BENCH_SECONDS) \
+		--rounds $(BENCH_ROUNDS) --workers $(BENCH_WORKERS)
 
 models: test-deps ## re-export the default models in models/ (needs torch and timm)
 	$(PY) -m training export-pretrained --out models
@@ -98,6 +103,11 @@ bot-deps: $(UV)
 loadtest-deps: $(UV)
 	$(UV) sync --frozen --inexact --no-dev --extra api --extra worker --extra local --extra loadtest
 	@mkdir -p var/loadtest
+
+# What ruff and mypy need: every service's extra and the dev group, not training's torch.
+lint-deps: $(UV)
+	$(UV) sync --frozen --inexact --extra api --extra worker --extra local --extra bot \
+		--extra loadtest
 
 test-deps: $(UV)
 	$(UV) sync --frozen --all-extras

@@ -1,9 +1,11 @@
-"""The benchmark (`make bench`): each served model's ceiling and kennel's throughput under load.
+"""The benchmark (`make bench`): the ceiling, a naive server and kennel, side by side, per model.
 
 - `bench.models`: what a model is (parameters, ONNX size, accuracy if it was evaluated);
 - `bench.ceiling`: images/s of preprocessing + ONNX Runtime in-process, no queue and no HTTP;
-- `bench.load`: Locust (headless, a subprocess) against a running system, per concurrency;
-- `bench.totals`: batch sizes and failed jobs, from Prometheus or the workers' /metrics;
-- `bench.report`, `bench.plots`: BENCHMARKS.md and its PNG plots;
-- `python -m bench`: starts a LocalSystem and runs all of it.
+- `bench.naive`: the "no queue" reference, a naive FastAPI server with the same model code;
+- `bench.loadgen`: the closed-loop aiohttp load generator (its own process); every answer checked;
+- `bench.load`: one measurement: the load generator against one system, CPU per process;
+- `bench.cpu`, `bench.totals`: CPU time per process (psutil); the workers' batch sizes;
+- `bench.report`, `bench.plots`: medians over rounds into BENCHMARKS.md, the README, PNG plots;
+- `python -m bench`: starts a LocalSystem and the naive server and runs all of it.
 """

@@ -1,85 +1,91 @@
 """python -m bench (`make bench`): measure every model under models/ and write BENCHMARKS.md.
 
-For each model: its ceiling in-process (before the system starts, so nothing competes), then
-Locust at each concurrency level against one LocalSystem serving all models. Progress is logged.
+One run, one machine, side by side: the in-process ceiling, a naive HTTP server with no queue
+(`bench.naive`), kennel `POST /predict` and kennel `POST /jobs` + long-poll, at each number of
+closed-loop clients. Everything runs for `--rounds` rounds; in each round the ceilings come
+first, then every (system, model, clients) measurement in a shuffled order, so a busy moment on
+a shared machine lowers single measurements; the report quotes medians over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
 import logging
 import os
+import random
 import shlex
-import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import ceiling, plots
-from bench.load import run_locust
+from bench.load import LevelRun, Target, run_level
 from bench.models import facts
-from bench.report import LoadRun, ModelBench, Setup, render
-from bench.totals import PrometheusTotals, TotalsSource, WorkerScrapeTotals, settled
+from bench.naive import NaiveServer
+from bench.report import Setup, percentile, render, summarise, update_readme
+from bench.totals import WorkerScrapeTotals
 from loadtests.traffic import TrafficMix, build
 from stack.processes import ROOT
-from stack.prometheus import LocalPrometheus
 from stack.system import LocalSystem
 from worker.modeldir import ModelDir, discover
 
 log = logging.getLogger("bench")
-CEILING_IMAGES = 64  # distinct images drawn from the traffic mix for the ceiling
+SAMPLE_IMAGES = 64  # distinct images drawn from the traffic mix, sent by every system
+WARMUP_S = 1.0
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    users: list[int]
-    duration_s: float
+    clients: list[int]
+    seconds: float
+    rounds: int
     workers: int
     ceiling_s: float
     ceiling_batches: list[int]
-    ceiling_repeats: int
     models_dir: Path
     models: list[str]
     out: Path
     plots_dir: Path
     var_dir: Path
-    prometheus: bool
+    readme: Path | None
+
+
+def _ints(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n]
 
 
 def parse_args(argv: list[str]) -> BenchConfig:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--users", default="1,4,16", help="concurrency levels, comma-separated")
-    parser.add_argument("--duration", type=float, default=40, help="seconds per level")
-    parser.add_argument(
-        "--ceiling-repeats", type=int, default=2, help="passes over the batch sizes; best wins"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--ceiling-seconds", type=float, default=8, help="per batch size")
-    parser.add_argument(
-        "--ceiling-batches", default="1,4,8,16", help="batch sizes to try for the ceiling"
-    )
-    parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    parser.add_argument("--models", default="", help="only these models (default: all)")
-    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
-    parser.add_argument("--plots", type=Path, default=ROOT / "docs" / "bench")
-    parser.add_argument("--var", type=Path, default=ROOT / "var" / "bench")
-    parser.add_argument("--no-prometheus", action="store_true", help="read the workers directly")
+    add = parser.add_argument
+    add("--clients", default="1,8,32", help="concurrent closed-loop clients, comma-separated")
+    add("--seconds", type=float, default=15, help="seconds per measurement")
+    add("--rounds", type=int, default=3, help="every measurement this many times; medians")
+    add("--workers", type=int, default=1, help="kennel worker processes")
+    add("--ceiling-seconds", type=float, default=3, help="per batch size, per round")
+    add("--ceiling-batches", default="1,4,8,16", help="batch sizes tried for the ceiling")
+    add("--models-dir", type=Path, default=ROOT / "models")
+    add("--models", default="", help="only these models, comma-separated (default: all)")
+    add("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    add("--plots", type=Path, default=ROOT / "docs" / "bench")
+    add("--var", type=Path, default=ROOT / "var" / "bench")
+    add("--readme", type=Path, default=ROOT / "README.md", help="its table is regenerated")
+    add("--no-readme", action="store_true", help="leave the README alone")
     args = parser.parse_args(argv)
     return BenchConfig(
-        users=[int(u) for u in args.users.split(",")],
-        duration_s=args.duration,
+        clients=_ints(args.clients),
+        seconds=args.seconds,
+        rounds=args.rounds,
         workers=args.workers,
         ceiling_s=args.ceiling_seconds,
-        ceiling_batches=[int(b) for b in args.ceiling_batches.split(",")],
-        ceiling_repeats=args.ceiling_repeats,
+        ceiling_batches=_ints(args.ceiling_batches),
         models_dir=args.models_dir.resolve(),
         models=[m for m in args.models.split(",") if m],
         out=args.out,
         plots_dir=args.plots,
         var_dir=args.var,
-        prometheus=not args.no_prometheus,
+        readme=None if args.no_readme else args.readme,
     )
 
 
@@ -92,89 +98,117 @@ def select_models(config: BenchConfig) -> list[ModelDir]:
     return models
 
 
-def measure_ceilings(config: BenchConfig, models: list[ModelDir]) -> list[ModelBench]:
-    """Each model's best over `ceiling_repeats` passes; the models take turns within a pass,
-    so a busy moment on a shared machine lowers one measurement, not one model's ceiling."""
-    mix = TrafficMix(build(config.var_dir / "images"), seed=0)
-    images = [image.data for image in mix.sample(CEILING_IMAGES)]
-    found: dict[str, ceiling.Ceiling] = {}
-    for n in range(1, config.ceiling_repeats + 1):
-        for model in models:
-            log.info("ceiling of %s, pass %d: preprocessing + ONNX Runtime in-process ...",
-                     model.name, n)  # fmt: skip
-            rate = ceiling.best(model, images, config.ceiling_s, config.ceiling_batches)
-            log.info("  %.1f images/s (batches of %d)", rate.images_per_s, rate.batch_size)
-            if model.name not in found or rate.images_per_s > found[model.name].images_per_s:
-                found[model.name] = rate
+def write_sample(var_dir: Path) -> Path:
+    """The images every system is sent (and the ceiling classifies), as files for the client."""
+    sample = var_dir / "sample"
+    sample.mkdir(parents=True, exist_ok=True)
+    mix = TrafficMix(build(var_dir / "images"), seed=0)
+    for i, image in enumerate(mix.sample(SAMPLE_IMAGES)):
+        (sample / f"{i:03d}-{image.size_class}.jpg").write_bytes(image.data)
+    return sample
+
+
+def targets(system: LocalSystem, naive: NaiveServer) -> list[Target]:
+    assert system.api is not None and system.embedded is not None
+    kennel = {
+        "API": [system.api.pid],
+        "worker": [w.pid for w in system.workers],
+        "Redis": [system.embedded.service.pid],
+    }
     return [
-        ModelBench(facts(m), found[m.name].images_per_s, found[m.name].batch_size) for m in models
+        Target("naive server (no queue)", naive.url, "predict", {"server": [naive.pid]}),
+        Target("kennel POST /predict", system.api_url, "predict", kennel),
+        Target("kennel POST /jobs + long-poll", system.api_url, "jobs", kennel),
     ]
 
 
-def totals_source(
-    config: BenchConfig, system: LocalSystem, stack: contextlib.ExitStack
-) -> TotalsSource:
-    if config.prometheus and shutil.which("prometheus"):
-        prometheus = LocalPrometheus(config.var_dir / "prometheus", system.metrics_targets())
-        return PrometheusTotals(stack.enter_context(prometheus))
-    log.warning("no Prometheus: reading batch sizes and failures from the workers' /metrics")
-    return WorkerScrapeTotals([f"http://127.0.0.1:{p}" for p in system.worker_metrics_ports])
+class Bench:
+    def __init__(self, config: BenchConfig, models: list[ModelDir], sample: Path) -> None:
+        self.config, self.models, self.sample = config, models, sample
+        self.images = [p.read_bytes() for p in sorted(sample.glob("*.jpg"))]
+        self.ceilings: dict[str, list[ceiling.Ceiling]] = {m.name: [] for m in models}
+        self.runs: list[LevelRun] = []
+
+    def measure(self, systems: list[Target], totals: WorkerScrapeTotals) -> None:
+        for target in systems:  # connections, sessions and caches warm before anything counts
+            for model in self.models:
+                run_level(target, model.name, 1, WARMUP_S, self.sample, 0)
+        for round_ in range(1, self.config.rounds + 1):
+            self.measure_ceilings(round_)
+            plan = [(t, m, c) for t in systems for m in self.models for c in self.config.clients]
+            random.Random(round_).shuffle(plan)
+            for target, model, clients in plan:
+                self.runs.append(self.measure_one(target, model.name, clients, round_, totals))
+
+    def measure_ceilings(self, round_: int) -> None:
+        for model in self.models:
+            found = ceiling.best(model, self.images, self.config.ceiling_s,
+                                 self.config.ceiling_batches)  # fmt: skip
+            log.info("round %d, %s ceiling: %.1f images/s (batch %d), %.1f CPU-ms/image",
+                     round_, model.name, found.images_per_s, found.batch_size,
+                     found.cpu_ms_per_image)  # fmt: skip
+            self.ceilings[model.name].append(found)
+
+    def measure_one(
+        self, target: Target, model: str, clients: int, round_: int, totals: WorkerScrapeTotals
+    ) -> LevelRun:
+        kennel = "worker" in target.processes
+        before = totals.totals(model) if kennel else None
+        run = run_level(target, model, clients, self.config.seconds, self.sample, round_)
+        if before is not None:
+            run = replace(run, mean_batch=(totals.totals(model) - before).mean_batch)
+        log.info(
+            "round %d, %s, %s, %d client(s): %.1f/s, p50 %.0f ms, %d errors%s, CPU-ms/request %s",
+            round_, target.name, model, clients, run.load.per_s,
+            percentile(run.load.latencies_ms, 50), run.load.errors,
+            f" ({run.load.first_error})" if run.load.errors else "",
+            ", ".join(f"{role} {ms:.1f}" for role, ms in run.cpu_ms.items()),
+        )  # fmt: skip
+        return run
 
 
-def measure_load(config: BenchConfig, benches: list[ModelBench]) -> str:
+def run_bench(config: BenchConfig, argv: list[str]) -> None:
+    models = select_models(config)
+    sample = write_sample(config.var_dir)
+    bench = Bench(config, models, sample)
+    load_at_start = os.getloadavg()[0]
     env = {"KENNEL_MODELS_DIR": str(config.models_dir)}
     system = LocalSystem(config.var_dir / "system", workers=config.workers, env=env,
                          persist_redis=False)  # fmt: skip
-    log.info("starting kennel: embedded Redis, %d worker(s), the API ...", config.workers)
-    with system, contextlib.ExitStack() as stack:
-        source = totals_source(config, system, stack)
-        for (
-            users
-        ) in config.users:  # models take turns, so a busy moment hits one run, not one model
-            for bench in benches:
-                bench.runs.append(run_level(config, system, source, bench.facts.name, users))
-    return source.name
-
-
-def run_level(
-    config: BenchConfig, system: LocalSystem, source: TotalsSource, model: str, users: int
-) -> LoadRun:
-    log.info("%s, %d user(s), %gs ...", model, users, config.duration_s)
-    before = settled(source, model)
-    load = run_locust(system.api_url, model, users, config.duration_s,
-                      config.var_dir / "locust", config.var_dir / "images")  # fmt: skip
-    worker = settled(source, model) - before
-    log.info(
-        "  %d jobs, %.2f jobs/s, p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, mean batch %s, "
-        "%d failed (client), %.0f failed (workers)",
-        load.jobs, load.jobs_per_s, load.p50_ms, load.p95_ms, load.p99_ms,
-        "n/a" if worker.mean_batch is None else f"{worker.mean_batch:.2f}",
-        load.failures, worker.failed,
-    )  # fmt: skip
-    return LoadRun(load, worker, os.getloadavg()[0])
+    naive = NaiveServer(config.models_dir, config.var_dir / "system" / "logs")
+    log.info("starting kennel (embedded Redis, %d worker(s), the API) and the naive server ...",
+             config.workers)  # fmt: skip
+    with system, naive:
+        scrape = WorkerScrapeTotals([f"http://127.0.0.1:{p}" for p in system.worker_metrics_ports])
+        bench.measure(targets(system, naive), scrape)
+    setup = Setup(
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        command=shlex.join(["python", "-m", "bench", *argv]),
+        workers=config.workers,
+        seconds=config.seconds,
+        rounds=config.rounds,
+        images=len(bench.images),
+        load_average=(load_at_start, os.getloadavg()[0]),
+    )
+    summary = summarise([facts(m) for m in models], bench.ceilings, bench.runs)
+    figures = [
+        plots.ratio(summary, config.plots_dir / "throughput.png"),
+        plots.latency(summary, config.plots_dir / "latency.png"),
+    ]
+    config.out.write_text(render(summary, setup, figures, config.out.resolve().parent))
+    raw = config.var_dir / "runs.json"
+    raw.write_text(json.dumps({"ceilings": {m: [asdict(c) for c in cs] for m, cs in
+                                            bench.ceilings.items()},
+                               "runs": [asdict(r) for r in bench.runs]}))  # fmt: skip
+    if config.readme is not None:
+        update_readme(config.readme, summary, setup)
+    log.info("wrote %s and %s", config.out, ", ".join(str(f) for f in figures))
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     argv = sys.argv[1:] if argv is None else argv
-    config = parse_args(argv)
-    load_at_start = os.getloadavg()[0]
-    benches = measure_ceilings(config, select_models(config))
-    source = measure_load(config, benches)
-    figures = [
-        plots.throughput(benches, config.plots_dir / "throughput.png"),
-        plots.latency(benches, config.plots_dir / "latency.png"),
-    ]
-    setup = Setup(
-        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        command=shlex.join(["python", "-m", "bench", *argv]),
-        workers=config.workers,
-        duration_s=config.duration_s,
-        totals_source=source,
-        load_average=(load_at_start, os.getloadavg()[0]),
-    )
-    config.out.write_text(render(benches, setup, figures, config.out.resolve().parent))
-    log.info("wrote %s and %s", config.out, ", ".join(str(f) for f in figures))
+    run_bench(parse_args(argv), argv)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,17 @@ from worker.preprocess import preprocess, stack
 class Ceiling:
     images_per_s: float
     batch_size: int
+    cpu_ms_per_image: float  # this process's CPU time (all threads) per image classified
 
 
 def best(model: ModelDir, images: list[bytes], seconds: float, batch_sizes: list[int]) -> Ceiling:
     """The fastest of `batch_sizes`, each measured for `seconds`."""
-    rates = [Ceiling(images_per_second(model, images, seconds, size), size) for size in batch_sizes]
+    rates = [measure(model, images, seconds, size) for size in batch_sizes]
     return max(rates, key=lambda c: c.images_per_s)
 
 
-def images_per_second(
-    model: ModelDir, images: list[bytes], seconds: float, batch_size: int = 16
-) -> float:
-    """Classify `images` round and round for about `seconds`; return images per second.
+def measure(model: ModelDir, images: list[bytes], seconds: float, batch_size: int) -> Ceiling:
+    """Classify `images` round and round for about `seconds` at `batch_size`.
 
     The next batch is preprocessed while the current one runs, as the worker's threads keep
     preprocessing while its batcher runs the model.
@@ -57,8 +56,10 @@ def images_per_second(
             return len(batch)
 
         run(prepare())  # warm-up: the first session.run allocates its buffers
-        done, started, upcoming = 0, time.perf_counter(), prepare()
+        cpu, started, upcoming = time.process_time(), time.perf_counter(), prepare()
+        done = 0
         while (elapsed := time.perf_counter() - started) < seconds or done == 0:
             current, upcoming = upcoming, prepare()
             done += run(current)
-    return done / elapsed
+        cpu = time.process_time() - cpu
+    return Ceiling(done / elapsed, batch_size, cpu * 1000 / done)

@@ -1,63 +1,69 @@
-"""Locust, headless, as a subprocess: one run of JobUser at one concurrency against one model."""
+"""One measurement: the load generator at one concurrency against one system, CPU per process.
+
+The load generator (`bench.loadgen`) runs as its own process so that its CPU is measured apart
+from the servers'. It loads its images, says `ready`, and starts when told; every process's
+CPU time is read just before and just after the load.
+"""
 
 from __future__ import annotations
 
-import csv
-import os
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests import JOB_NAME
+from bench.cpu import per_request_ms, snapshot
+from bench.loadgen import LoadResult
 from stack.processes import ROOT
 
-LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+LOADGEN = "load generator"
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    users: int
-    jobs: int
-    failures: int
-    jobs_per_s: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
+class Target:
+    """A system under test: where to send what, and which processes do the work (role: pid)."""
+
+    name: str
+    url: str
+    mode: str  # bench.loadgen's --mode
+    processes: dict[str, list[int]]
 
 
-def run_locust(
-    host: str, model: str, users: int, duration_s: float, out_dir: Path, images_dir: Path
-) -> LoadResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = out_dir / f"{model}-u{users}"
+@dataclass(frozen=True)
+class LevelRun:
+    system: str
+    model: str
+    clients: int
+    round: int
+    load: LoadResult
+    cpu_ms: dict[str, float]  # per answered request, by process role (the load generator too)
+    mean_batch: float | None = None  # the workers' images per batch during the run (kennel)
+
+
+def run_level(
+    target: Target, model: str, clients: int, seconds: float, images: Path, round_: int
+) -> LevelRun:
     argv = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "JobUser",
-        "--headless", "--only-summary", "--loglevel", "WARNING",
-        "-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s",
-        "--stop-timeout", "60",  # users finish the job they are on: every job is counted
-        "--host", host, "--csv", str(prefix),
+        sys.executable, "-m", "bench.loadgen", "--url", target.url, "--mode", target.mode,
+        "--model", model, "--clients", str(clients), "--seconds", f"{seconds:g}",
+        "--images", str(images),
     ]  # fmt: skip
-    env = {**os.environ, "KENNEL_LOADTEST_MODEL": model, "KENNEL_LOADTEST_IMAGES": str(images_dir)}
-    log_path = prefix.with_suffix(".log")
-    with log_path.open("wb") as log:
-        subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-    return parse_stats(prefix.parent / f"{prefix.name}_stats.csv", users, log_path)
-
-
-def parse_stats(stats_csv: Path, users: int, log_path: Path) -> LoadResult:
-    if not stats_csv.is_file():
-        raise RuntimeError(f"Locust wrote no {stats_csv.name}; see {log_path}")
-    with stats_csv.open() as f:
-        row = next((r for r in csv.DictReader(f) if r["Name"] == JOB_NAME), None)
-    if row is None or int(row["Request Count"]) == 0:
-        raise RuntimeError(f"Locust finished no job at {users} users; see {log_path}")
-    return LoadResult(
-        users=users,
-        jobs=int(row["Request Count"]),
-        failures=int(row["Failure Count"]),
-        jobs_per_s=float(row["Requests/s"]),
-        p50_ms=float(row["50%"]),
-        p95_ms=float(row["95%"]),
-        p99_ms=float(row["99%"]),
-    )
+    with subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as loadgen:  # fmt: skip
+        assert loadgen.stdin is not None and loadgen.stdout is not None
+        if loadgen.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the load generator did not start (exit {loadgen.wait()})")
+        pids = {**target.processes, LOADGEN: [loadgen.pid]}
+        before = snapshot(pids)
+        loadgen.stdin.write("go\n")
+        loadgen.stdin.flush()
+        line = loadgen.stdout.readline()
+        after = snapshot(pids)
+        loadgen.stdin.write("bye\n")
+        loadgen.stdin.flush()
+    if loadgen.returncode != 0 or not line:
+        raise RuntimeError(f"the load generator failed (exit {loadgen.returncode})")
+    load = LoadResult(**json.loads(line))
+    return LevelRun(target.name, model, clients, round_, load,
+                    per_request_ms(before, after, load.requests))  # fmt: skip

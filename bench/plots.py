@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -11,43 +12,41 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from bench.report import ModelBench
+from bench.report import Row, Summary
 
 
-def throughput(benches: list[ModelBench], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, b in enumerate(benches):
-        color = f"C{i}"
-        users = [r.load.users for r in b.runs]
-        ax.plot(users, [r.load.jobs_per_s for r in b.runs], "o-", color=color, label=b.facts.name)
-        ax.axhline(b.ceiling_images_per_s, color=color, ls="--", lw=1,
-                   label=f"{b.facts.name} ceiling (in-process)")  # fmt: skip
-    ax.set(xlabel="concurrent users", ylabel="jobs / s", title="Throughput vs concurrency",
-           xscale="log", ylim=(0, None))  # fmt: skip
-    _user_ticks(ax, benches)
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+def ratio(summary: Summary, path: Path) -> Path:
+    """Each system's throughput as a share of the in-process ceiling, against clients."""
+    return _per_model(summary, path, "share of the in-process ceiling", lambda r: r.ratio,
+                      ceiling_line=True)  # fmt: skip
 
 
-def latency(benches: list[ModelBench], path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(benches), figsize=(5 * len(benches), 4.5), squeeze=False)
-    for ax, b in zip(axes[0], benches, strict=True):
-        users = [r.load.users for r in b.runs]
-        for q in ("p50", "p95", "p99"):
-            ax.plot(users, [getattr(r.load, f"{q}_ms") / 1000 for r in b.runs], "o-", label=q)
-        ax.set(xlabel="concurrent users", ylabel="end-to-end latency (s)", title=b.facts.name,
-               xscale="log", ylim=(0, None))  # fmt: skip
-        _user_ticks(ax, [b])
-        ax.legend()
+def latency(summary: Summary, path: Path) -> Path:
+    return _per_model(summary, path, "p99 latency (ms)", lambda r: r.p99_ms, ceiling_line=False)
+
+
+def _per_model(summary: Summary, path: Path, ylabel: str, value: Callable[[Row], float],
+               ceiling_line: bool) -> Path:  # fmt: skip
+    models = [c.facts.name for c in summary.ceilings]
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.5), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        for i, system in enumerate(summary.systems):
+            rows = [r for r in summary.rows if r.model == model and r.system == system]
+            ax.plot([r.clients for r in rows], [value(r) for r in rows], "o-", color=f"C{i}",
+                    label=system)  # fmt: skip
+        if ceiling_line:
+            ax.axhline(1.0, color="k", ls="--", lw=1, label="in-process ceiling")
+        ax.set(xlabel="concurrent clients", ylabel=ylabel, title=model, xscale="log",
+               ylim=(0, None))  # fmt: skip
+        _client_ticks(ax, summary)
+        ax.legend(fontsize="small")
         ax.grid(alpha=0.3)
-    fig.suptitle("Job latency percentiles (submit to result, seen by the client)")
     return _save(fig, path)
 
 
-def _user_ticks(ax: Axes, benches: list[ModelBench]) -> None:
-    users = sorted({r.load.users for b in benches for r in b.runs})
-    ax.set_xticks(users, [str(u) for u in users])
+def _client_ticks(ax: Axes, summary: Summary) -> None:
+    clients = sorted({r.clients for r in summary.rows})
+    ax.set_xticks(clients, [str(c) for c in clients])
     ax.minorticks_off()
 
 

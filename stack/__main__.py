@@ -10,6 +10,7 @@ from types import FrameType
 
 from api.settings import ApiSettings
 from stack.processes import ROOT, StartupFailed
+from stack.redis import choose
 from stack.system import LocalSystem
 
 log = logging.getLogger("stack")
@@ -19,29 +20,40 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _ignore_signals() -> None:
+    """While stopping: a second Ctrl-C or SIGTERM must not cut the stop short (and leave
+    children running); every service's stop is bounded, SIGKILL after 15 s."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
     settings = ApiSettings()
+    url = settings.queue.redis_url
+    redis = choose(url, explicit="redis_url" in settings.queue.model_fields_set)
     system = LocalSystem(
         ROOT / "var",
         api_host=settings.host,
         api_port=settings.port,
-        redis_url=settings.queue.redis_url,
+        redis_url=url if redis.adopt else None,
     )
-    signal.signal(signal.SIGTERM, _terminate)
-    if system.embedded is None:
-        log.info("Redis: using %s", system.redis_url)
+    if redis.loud:
+        log.warning("\n%s\nWARNING: %s\n%s", "!" * 72, redis.reason, "!" * 72)
+    elif redis.adopt:
+        log.info("Redis: %s", redis.reason)
     else:
         log.info(
-            "Redis: nothing answers at %s; starting an embedded redis-server at %s "
-            "(data in var/redis)",
-            settings.queue.redis_url,
+            "Redis: %s; starting an embedded redis-server at %s (append-only file, fsync every "
+            "second; data in var/redis)",
+            redis.reason,
             system.redis_url,
         )
     log.info("Starting a worker and the API (logs in var/logs) ...")
     try:
         system.start()
-        _banner(system.api_url)
+        _banner(system)
         while not system.dead():
             time.sleep(0.5)
         dead = system.dead()[0]
@@ -55,16 +67,20 @@ def main() -> None:
     except KeyboardInterrupt:
         log.info("Stopping ...")
     finally:
+        _ignore_signals()
         system.stop()
 
 
-def _banner(url: str) -> None:
+def _banner(system: LocalSystem) -> None:
+    url = system.api_url
+    metrics = "".join(f"\n    {name}: {where}" for name, where in system.metrics_urls().items())
     log.info(
-        "\nkennel is up.\n  API:  %s\n  docs: %s/docs\n"
+        "\nkennel is up.\n  API:  %s\n  docs: %s/docs\n  metrics (Prometheus text):%s\n"
         "  try:  curl -F image=@tests/data/photos/grad_dog_cat.jfif %s/predict\n"
         "Ctrl-C stops everything.",
         url,
         url,
+        metrics,
         url,
     )
 

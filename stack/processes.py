@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -113,16 +114,19 @@ class Service:
         )
 
     def stop(self, timeout_s: float = 15) -> None:
+        """SIGTERM, SIGKILL after `timeout_s`; then whatever it started itself goes too."""
         self._stopped = True
-        if not self.alive():
+        if self._process is None:
             return
-        assert self._process is not None
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        if self.alive():
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)  # it leads its own process group
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

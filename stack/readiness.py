@@ -16,8 +16,13 @@ def workers_announced(redis_url: str) -> int:
 
 
 def api_healthy(url: str) -> bool:
+    return answers_http(f"{url}/healthz")
+
+
+def answers_http(url: str) -> bool:
+    """GET `url` answers 200."""
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+        with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
     except OSError:
         return False

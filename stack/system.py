@@ -58,6 +58,10 @@ class LocalSystem:
         self._restart_workers = restart_workers
         self._min_uptime_s = min_worker_uptime_s
         self._stopping = threading.Event()
+        # Held while the supervisor restarts a worker and while stop() runs: once stop() has it,
+        # nothing is started again.
+        self._lifecycle = threading.Lock()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def service_env(self) -> dict[str, str]:
@@ -85,20 +89,29 @@ class LocalSystem:
         ).start()
         wait_until(lambda: api_healthy(self.api_url), 60, "the API", self.api)
         if self._restart_workers:
-            threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="supervisor", daemon=True
+            )
+            self._supervisor.start()
         return self
 
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_EVERY_S):
-            for worker in self.workers:
-                if worker.crashed_after(self._min_uptime_s):
-                    log.warning(
-                        "%s exited with code %s; restarting it. Its log ends:\n%s",
-                        worker.name,
-                        worker.returncode(),
-                        worker.log_tail(5),
-                    )
-                    worker.start()
+            with self._lifecycle:
+                if self._stopping.is_set():
+                    return
+                self._restart_crashed()
+
+    def _restart_crashed(self) -> None:
+        for worker in self.workers:
+            if worker.crashed_after(self._min_uptime_s):
+                log.warning(
+                    "%s exited with code %s; restarting it. Its log ends:\n%s",
+                    worker.name,
+                    worker.returncode(),
+                    worker.log_tail(5),
+                )
+                worker.start()
 
     def dead(self) -> list[Service]:
         """Services that stopped and will not come back by themselves."""
@@ -142,17 +155,32 @@ class LocalSystem:
         }
 
     def services(self) -> list[Service]:
-        running = [*self.workers, *([self.api] if self.api else [])]
+        """Every service started, in stopping order: the API, the workers, then Redis."""
+        running = [*([self.api] if self.api else []), *self.workers]
         return [*running, *([self.embedded.service] if self.embedded else [])]
 
+    def metrics_urls(self) -> dict[str, str]:
+        """Where each process serves its Prometheus metrics, by service name."""
+        urls = {"api": f"{self.api_url}/metrics"}
+        for worker, port in zip(self.workers, self.worker_metrics_ports, strict=True):
+            urls[worker.name] = f"http://127.0.0.1:{port}/metrics"
+        return urls
+
     def stop(self) -> None:
+        """Stop everything started, always: no restart can begin once this holds the lock, and
+        one service failing to stop does not keep the others running."""
         self._stopping.set()
-        if self.api is not None:
-            self.api.stop()
-        for worker in self.workers:
-            worker.stop()
-        if self.embedded is not None:
-            self.embedded.stop()
+        with self._lifecycle:
+            failures: list[BaseException] = []
+            for service in self.services():  # the API, the workers, then Redis
+                try:
+                    service.stop()
+                except Exception as exc:  # stop the rest, then report it
+                    failures.append(exc)
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(timeout=5)
+        if failures:
+            raise failures[0]
 
     def __enter__(self) -> LocalSystem:
         return self.start()

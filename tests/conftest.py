@@ -21,6 +21,12 @@ from stack.system import LocalSystem
 from tests.browser import chromium_executable
 
 TESTS = Path(__file__).resolve().parent
+# The marking rule (`make test-fast` runs what it leaves unmarked): a test is `system` when it
+# starts kennel's processes (a worker, the API, `python -m ...`, Prometheus). A test that needs
+# only a redis-server of its own stays in-process: that server starts in milliseconds.
+SYSTEM_DIRS = {TESTS / "system", TESTS / "stack"}
+SYSTEM_FIXTURES = {"system", "http"}
+SYSTEM_NAMES = {"start_system", "LocalSystem", "LocalPrometheus", "subprocess"}
 PHOTOS = TESTS / "data" / "photos"
 # Short enough that a test sees a dead worker's jobs come back; see QueueSettings.
 SYSTEM_ENV = {
@@ -55,6 +61,23 @@ PHOTO_MANIFEST = _manifest()
 
 def photo(name: str) -> Photo:
     return next(p for p in PHOTO_MANIFEST if p.path.name == name)
+
+
+def starts_processes(item: pytest.Item) -> bool:
+    """The marking rule: where the test lives, the fixtures it uses, what its module imports."""
+    path = Path(str(item.path))
+    module = getattr(item, "module", None)
+    return (
+        any(path.is_relative_to(d) for d in SYSTEM_DIRS)
+        or bool(SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())))
+        or bool(module is not None and SYSTEM_NAMES & set(vars(module)))
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if starts_processes(item):
+            item.add_marker(pytest.mark.system)
 
 
 def start_system(

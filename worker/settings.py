@@ -42,7 +42,11 @@ class WorkerSettings(BaseSettings):
     metrics_port: int = Field(
         9100, ge=0, le=65535, description="Serve this process's Prometheus metrics here; 0: off."
     )
-    metrics_host: str = Field("0.0.0.0", description="Address the metrics port listens on.")
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the metrics port listens on (0.0.0.0 where Prometheus scrapes "
+        "across containers, as docker-compose.yml sets).",
+    )
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
     @property

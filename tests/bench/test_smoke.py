@@ -1,4 +1,4 @@
-"""The benchmark runs end to end (tiny durations, one level, one model) and reports numbers."""
+"""The benchmark runs end to end (tiny durations, one model, two levels): structure, not speed."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from bench.report import README_END, README_START
 from stack.processes import ROOT
-from stack.prometheus import find_prometheus
 
-pytestmark = pytest.mark.system
-
-NUMBER = re.compile(r"^-?\d+(\.\d+)?%?$")
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+SYSTEMS = ["kennel POST /predict", "kennel POST /jobs + long-poll", "naive server (no queue)"]
 
 
 def _rows(markdown: str, header_start: str) -> list[list[str]]:
@@ -28,30 +25,36 @@ def _rows(markdown: str, header_start: str) -> list[list[str]]:
     return rows
 
 
-def test_a_tiny_benchmark_writes_a_table_of_numbers(tmp_path: Path) -> None:
-    find_prometheus()  # the bench reads Prometheus when it is on PATH; installs it if missing
-    out = tmp_path / "BENCHMARKS.md"
+def test_a_tiny_benchmark_measures_every_system_and_writes_its_tables(tmp_path: Path) -> None:
+    out, readme = tmp_path / "BENCHMARKS.md", tmp_path / "README.md"
+    readme.write_text(f"# kennel\n\n{README_START}\nold table\n{README_END}\n\nthe rest\n")
     argv = [
-        sys.executable, "-m", "bench", "--users", "2", "--duration", "4",
-        "--ceiling-seconds", "1", "--ceiling-batches", "1,4", "--ceiling-repeats", "1",
-        "--models", "imagewoof",
+        sys.executable, "-m", "bench", "--clients", "1,2", "--seconds", "1", "--rounds", "1",
+        "--ceiling-seconds", "0.3", "--ceiling-batches", "1", "--models", "imagewoof",
         "--out", str(out), "--plots", str(tmp_path / "plots"), "--var", str(tmp_path / "var"),
+        "--readme", str(readme),
     ]  # fmt: skip
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     report = out.read_text()
+    assert "logical cores" in report  # says what machine it ran on
 
     (model,) = _rows(report, "| model | params")
-    name, params, onnx_mb, accuracy, *measured = model
-    assert name == "imagewoof"
-    assert accuracy == "n/a"  # the default models carry no eval/metrics.json
-    assert all(NUMBER.match(cell) for cell in [params, onnx_mb, *measured]), model
+    assert model[0] == "imagewoof" and model[3] == "n/a"  # no eval/metrics.json: no accuracy
+    assert all(NUMBER.match(cell) for cell in [model[1], model[2], *model[4:]]), model
 
-    (run,) = _rows(report, "| model | users")
-    assert run[0] == "imagewoof"
-    assert all(NUMBER.match(cell) for cell in run[1:]), run
-    assert float(run[3]) > 0 and int(run[2]) > 0  # jobs/s and jobs
-    assert "read from Prometheus" in report
-    assert "efficientnet_b0 | 4.0 | 16.4 | 0.947 | 161 | 0.249" in report
+    runs = _rows(report, "| model | system | clients")
+    measured_levels = sorted((r[1], int(r[2])) for r in runs)
+    assert measured_levels == sorted((s, c) for s in SYSTEMS for c in (1, 2))
+    for run in runs:
+        measured = [c for c in run[3:] if c != "n/a"]
+        assert all(NUMBER.match(cell) for cell in measured), run
+        assert int(run[-2]) > 0 and run[-1] == "0", run  # answers were checked: none wrong
+    kennel = [r for r in runs if r[1].startswith("kennel")]
+    assert all("n/a" not in r[7:10] for r in kennel)  # CPU of the API, the worker and Redis
+
+    table = readme.read_text()
+    assert "old table" not in table and table.endswith("the rest\n")
+    assert table.count("| imagewoof |") == 1 + len(SYSTEMS)  # the ceiling, then each system
     for plot in ("throughput.png", "latency.png"):
         assert (tmp_path / "plots" / plot).read_bytes().startswith(b"\x89PNG")
