@@ -19,7 +19,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.jobs = JobClient.connect(settings.queue)
+        app.state.jobs = JobClient.connect(settings.queue, name="kennel-api")
         queue_depth = register_queue_depth(settings.queue.redis_url)
         yield
         unregister_queue_depth(queue_depth)

@@ -14,6 +14,7 @@ from jobs.errors import JobsError
 
 log = logging.getLogger(__name__)
 
+# Every error code's HTTP status: refusals (JobsError) and the codes of failed jobs alike.
 STATUS = {
     ErrorCode.EMPTY_FILE: 422,
     ErrorCode.NOT_AN_IMAGE: 415,
@@ -24,19 +25,11 @@ STATUS = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.NO_MODELS: 503,
+    ErrorCode.DECODE_FAILED: 422,
+    ErrorCode.IMAGE_EXPIRED: 503,
+    ErrorCode.INFERENCE_FAILED: 500,
+    ErrorCode.POISON: 500,
 }
-
-
-class ApiError(Exception):
-    code: ErrorCode
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class JobNotFound(ApiError):
-    code = ErrorCode.JOB_NOT_FOUND
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -45,10 +38,9 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
     @app.exception_handler(JobsError)
-    async def known(_: Request, exc: ApiError | JobsError) -> JSONResponse:
-        return error_response(STATUS[exc.code], exc.code, exc.message)
+    async def known(_: Request, exc: JobsError) -> JSONResponse:
+        return error_response(STATUS.get(exc.code, 500), exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

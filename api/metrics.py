@@ -3,7 +3,7 @@
 - `HttpMetrics` is a plain ASGI middleware. It labels a request with its route *template*
   (`/jobs/{job_id}`, never `/jobs/3f2a...`), so label values stay bounded; requests that match
   no route are labelled `unmatched`.
-- `QueueDepth` is a collector: it asks Redis `LLEN kennel` (the Celery list of queued jobs)
+- `QueueDepth` is a collector: it asks Redis the queue's length (`jobs.protocol.queue_length`)
   when Prometheus scrapes, so the number is never stale and nothing polls in between.
 """
 
@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobs import protocol
 from jobs.contract import QUEUE_NAME
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class QueueDepth(Collector):
             labels=["queue"],
         )
         try:
-            gauge.add_metric([QUEUE_NAME], float(self._redis.llen(QUEUE_NAME)))
+            gauge.add_metric([QUEUE_NAME], float(protocol.queue_length(self._redis)))
         except (redis.exceptions.RedisError, OSError) as exc:
             log.warning("queue depth unavailable: %s", exc)
             return  # no sample rather than a wrong one; the alert on absent data fires

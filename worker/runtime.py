@@ -1,25 +1,22 @@
-"""Everything one worker process holds: its models, their batchers, and the job lifecycle."""
+"""Everything one worker process holds: its models, their batchers, and running one job."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-import threading
-import time
 from dataclasses import dataclass, field
 
-from jobs.contract import ErrorCode, Job, JobResult, ModelInfo
+from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
 from jobs.images import ImageLimits
+from jobs.protocol import WorkerProtocol
 from worker import metrics
 from worker.batcher import DynamicBatcher
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess
-from worker.rescue import Rescuer
 from worker.settings import WorkerSettings
-from worker.store import WorkerStore
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +41,19 @@ class ServedModel:
         )
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class WorkerRuntime:
-    store: WorkerStore
+    protocol: WorkerProtocol
     models: dict[str, ServedModel]
     limits: ImageLimits
-    heartbeat_s: float
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    rescuer: Rescuer | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
+    name: str = field(default_factory=worker_name)
 
     @classmethod
-    def load(cls, settings: WorkerSettings, store: WorkerStore) -> WorkerRuntime:
+    def load(cls, settings: WorkerSettings, protocol: WorkerProtocol) -> WorkerRuntime:
         """Load every model under settings.models_dir once; raise ModelLoadError if any fails."""
         try:
             model_dirs = discover(settings.models_dir)
@@ -74,72 +72,58 @@ class WorkerRuntime:
             )
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
             models[model_dir.name] = ServedModel(model_dir, batcher)
-        return cls(store, models, ImageLimits.from_settings(settings.queue), settings.heartbeat_s)
+        return cls(protocol, models, ImageLimits.from_settings(settings.queue))
+
+    def infos(self) -> list[ModelInfo]:
+        return [served.info() for served in self.models.values()]
 
     def start(self) -> None:
         for served in self.models.values():
             served.batcher.start()
 
-    def start_heartbeat(self) -> None:
-        self._announce()
-        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
-
     def stop(self) -> None:
-        self._stopping.set()
         for served in self.models.values():
             served.batcher.stop()
-        try:
-            self.store.retire(self.name)
-        except Exception:
-            log.warning("could not retire worker %s from Redis", self.name)
 
     def run(self, job_id: str) -> None:
-        """Run one job to its end. Errors of this job fail this job only."""
-        job = self.store.load(job_id)
-        if job is None:
+        """Run one delivery of a job to its end. Errors of this job fail this job only."""
+        started = self.protocol.start(job_id, self.name)
+        if started.job is None:
             log.warning("job %s expired before a worker took it", job_id)
             return
-        if job.status.is_terminal():
-            log.info("job %s already %s (redelivered); skipping", job_id, job.status)
+        job = started.job
+        if started.outcome == "ended":
+            log.debug("job %s already %s (a late duplicate); skipped", job_id, job.status)
             return
-        job = job.started()
-        self.store.save(job)
+        if started.outcome == "poison":
+            log.warning("job %s ended poison after %d attempts", job_id, job.attempts)
+            metrics.job_finished(job)
+            return
         metrics.job_started(job)
         try:
-            result = self._classify(job)
+            result = self._classify(job, started.image)
         except WorkerError as exc:
             log.info("job %s failed: %s: %s", job_id, exc.code, exc)
-            ended = job.failed(exc.code, str(exc))
+            error = JobError(code=exc.code, message=str(exc))
+            ended = self.protocol.finish(job_id, JobStatus.FAILED, error.model_dump_json())
         else:
-            ended = job.succeeded(result)
-        self.store.finish(ended)
+            ended = self.protocol.finish(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
+        if ended is None:
+            log.info("job %s had already ended elsewhere; this late result was dropped", job_id)
+            return
         metrics.job_finished(ended)
 
-    def _classify(self, job: Job) -> JobResult:
+    def _classify(self, job: Job, image: bytes | None) -> JobResult:
         served = self.models.get(job.model)
         if served is None:
             raise UnservedModel(f"This worker does not serve model {job.model!r}")
-        data = self.store.image(job.id)
-        if data is None:
+        if image is None:
             raise ImageExpired("The image expired before a worker could take the job")
         with metrics.PREPROCESS.labels(job.model).time():
-            array = preprocess(data, served.model.preprocess, self.limits)
+            array = preprocess(image, served.model.preprocess, self.limits)
         outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
         return JobResult(
             predictions=top_k(outcome.probabilities, served.model.labels, job.top_k),
             batch_size=outcome.batch_size,
             inference_ms=outcome.inference_s * 1000,
         )
-
-    def _announce(self) -> None:
-        infos = [served.info() for served in self.models.values()]
-        self.store.announce(self.name, infos, ttl_s=self.heartbeat_s * 3)
-
-    def _heartbeat(self) -> None:
-        while not self._stopping.wait(self.heartbeat_s):
-            try:
-                self._announce()
-                if self.rescuer is not None:
-                    self.rescuer.sweep(time.time())
-            except Exception as exc:
-                log.warning("heartbeat to Redis failed: %s", exc)
