@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import Reject
+from redis.exceptions import RedisError
 
 from jobs.celery_config import celery_config
 from jobs.contract import TASK_NAME
 from worker.settings import WorkerSettings
 
 
-def create_celery(settings: WorkerSettings, run: Callable[[str], None]) -> Celery:
+def create_celery(settings: WorkerSettings, run: Callable[[str, bool], None]) -> Celery:
     app = Celery("kennel-worker", set_as_current=False)
     app.conf.update(
         celery_config(settings.queue),
@@ -22,13 +24,20 @@ def create_celery(settings: WorkerSettings, run: Callable[[str], None]) -> Celer
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
 
-    @app.task(name=TASK_NAME, shared=False, ignore_result=True)  # type: ignore[untyped-decorator]
-    def classify(job_id: str) -> None:
-        run(job_id)
+    @app.task(name=TASK_NAME, shared=False, ignore_result=True, bind=True)  # type: ignore[untyped-decorator]
+    def classify(task: Task, job_id: str, suspect: bool = False) -> None:
+        # kombu marks a message it restored from a dead worker's unacknowledged ones.
+        redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+        try:
+            run(job_id, suspect or redelivered)
+        except (RedisError, OSError) as exc:
+            # The job's state is unknown (Redis did not answer): give the message back rather
+            # than acknowledge it, so the job is neither lost nor left running forever.
+            raise Reject(f"Redis failed during job {job_id}: {exc}", requeue=True) from exc
 
     return app
 
 
-def requeue(app: Celery, job_id: str) -> None:
-    """Send a job's message again (its worker died, or its message was lost)."""
-    app.send_task(TASK_NAME, args=[job_id], task_id=job_id)
+def requeue(app: Celery, job_id: str, suspect: bool) -> None:
+    """Send a job's message again: its worker died holding it (a suspect), or it was lost."""
+    app.send_task(TASK_NAME, args=[job_id], kwargs={"suspect": suspect}, task_id=job_id)

@@ -31,7 +31,7 @@ class Heartbeat:
         name: str,
         models: Sequence[ModelInfo],
         every_s: float,
-        requeue: Callable[[str], None],
+        requeue: Callable[[str, bool], None],
         rescuer: Rescuer,
     ) -> None:
         self.protocol = protocol
@@ -73,9 +73,9 @@ class Heartbeat:
         self.protocol.announce(self.name, self.models, self.every_s * ANNOUNCEMENT_LIFETIME)
         self._last_beat = time.monotonic()
         for job_id in self.rescuer.sweep(time.time()):
-            self.requeue(job_id)
+            self.requeue(job_id, False)
 
     def _reap(self) -> None:
         for job_id in self.protocol.reap(time.time()):
             log.warning("job %s was running on a worker that died; requeued", job_id)
-            self.requeue(job_id)
+            self.requeue(job_id, True)

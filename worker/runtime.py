@@ -14,6 +14,7 @@ from worker import metrics
 from worker.batcher import DynamicBatcher
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
+from worker.gate import SuspectGate
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess
 from worker.settings import WorkerSettings
@@ -51,6 +52,7 @@ class WorkerRuntime:
     models: dict[str, ServedModel]
     limits: ImageLimits
     name: str = field(default_factory=worker_name)
+    gate: SuspectGate = field(default_factory=SuspectGate)
 
     @classmethod
     def load(cls, settings: WorkerSettings, protocol: WorkerProtocol) -> WorkerRuntime:
@@ -85,8 +87,14 @@ class WorkerRuntime:
         for served in self.models.values():
             served.batcher.stop()
 
-    def run(self, job_id: str) -> None:
-        """Run one delivery of a job to its end. Errors of this job fail this job only."""
+    def run(self, job_id: str, suspect: bool = False) -> None:
+        """Run one delivery of a job to its end. Errors of this job fail this job only.
+
+        A suspect (a worker died holding it) runs alone; see worker/gate.py."""
+        with self.gate.enter(suspect):
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
         started = self.protocol.start(job_id, self.name)
         if started.job is None:
             log.warning("job %s expired before a worker took it", job_id)
