@@ -15,4 +15,7 @@ class ApiSettings(BaseSettings):
     predict_timeout_s: float = Field(
         10.0, gt=0, description="POST /predict waits this long, then answers 202 with the job."
     )
+    access_log: bool = Field(
+        False, description="Log a line per request (off: the hot path; requests are in /metrics)."
+    )
     queue: QueueSettings = Field(default_factory=QueueSettings)

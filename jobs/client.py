@@ -1,7 +1,7 @@
 """Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio); the one synchronous call, Celery's `send_task`, runs in
-a thread so the caller's event loop never blocks. The keys and steps are `jobs.protocol`'s.
+Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis
+transaction that also queues the Celery message. The keys and steps are `jobs.protocol`'s.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from celery import Celery
-from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -21,8 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import protocol
-from jobs.celery_config import celery_config
-from jobs.contract import TASK_NAME, Job, JobStatus, ModelInfo
+from jobs.contract import Job, JobStatus, ModelInfo
 from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
@@ -31,7 +28,7 @@ from jobs.waiting import Notifier
 
 log = logging.getLogger(__name__)
 
-OUTAGE = (RedisConnectionError, RedisTimeoutError, OperationalError, OSError)
+OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 # A waiter reads its job again this often even without a notification (one could be lost while
 # the subscription reconnects); the cost of a long wait stays one read per slice.
 RECHECK_S = 5.0
@@ -58,9 +55,8 @@ async def outage_as_unavailable() -> AsyncIterator[None]:
 
 
 class JobClient:
-    def __init__(self, redis: aioredis.Redis, celery: Celery, settings: QueueSettings) -> None:
+    def __init__(self, redis: aioredis.Redis, settings: QueueSettings) -> None:
         self._redis = redis
-        self._celery = celery
         self._settings = settings
         self.limits = ImageLimits.from_settings(settings)
         # Models ever announced; re-read on a miss or after a worker announces, never shrunk,
@@ -84,9 +80,7 @@ class JobClient:
             retry_on_error=[RedisConnectionError],
             client_name=name,
         )
-        celery = Celery("kennel-client", set_as_current=False)
-        celery.conf.update(celery_config(settings))
-        return cls(aioredis.Redis.from_pool(pool), celery, settings)
+        return cls(aioredis.Redis.from_pool(pool), settings)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -96,7 +90,6 @@ class JobClient:
     async def close(self) -> None:
         await self.notifier.close()
         await self._redis.aclose()
-        self._celery.close()
 
     async def submit(self, data: bytes, model: str, top_k: int, source: str) -> Job:
         """Check the image, store it and the job record, then queue the job by reference."""
@@ -118,13 +111,6 @@ class JobClient:
                     pipe, job, data, self._settings.job_ttl_s, self._settings.image_ttl_s
                 )
                 await pipe.execute()
-        try:
-            await asyncio.to_thread(
-                self._celery.send_task, TASK_NAME, args=[job.id], task_id=job.id
-            )
-        except OUTAGE as exc:
-            await self._forget(job.id)
-            raise QueueUnavailable(f"The job could not be queued: {exc}") from exc
         log.debug("job %s queued for model %s from %s", job.id, model, source)
         return job
 
@@ -180,9 +166,3 @@ class JobClient:
             raise NoModelsServed("No worker has announced any model yet; start a worker.")
         served = ", ".join(sorted(self._models))
         raise UnknownModel(f"Unknown model {model!r}; served models: {served}.")
-
-    async def _forget(self, job_id: str) -> None:
-        with contextlib.suppress(*OUTAGE):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                protocol.forget_job(pipe, job_id)
-                await pipe.execute()

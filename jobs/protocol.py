@@ -19,7 +19,11 @@ the stored bytes. The scripts edit it with Redis's bundled cjson.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +32,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from jobs.contract import QUEUE_NAME, ErrorCode, Job, JobStatus, ModelInfo, utcnow
+from jobs.contract import QUEUE_NAME, TASK_NAME, ErrorCode, Job, JobStatus, ModelInfo, utcnow
 
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers announce them
@@ -169,17 +173,54 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def queue_message(job_id: str, suspect: bool = False) -> str:
+    """The Celery message that runs `kennel.classify(job_id)`, as Celery's Redis transport
+    (kombu) stores it (Celery task protocol 2, JSON, base64 body): pushed with the job's own
+    writes, so submitting is one round trip and needs no Celery client."""
+    kwargs = {"suspect": True} if suspect else {}
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    body = base64.b64encode(json.dumps([[job_id], kwargs, embed]).encode()).decode()
+    headers = {
+        "lang": "py",
+        "task": TASK_NAME,
+        "id": job_id,
+        "root_id": job_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "timelimit": [None, None],
+        "argsrepr": repr([job_id]),
+        "kwargsrepr": repr(kwargs),
+        "origin": f"{os.getpid()}@{socket.gethostname()}",
+        "ignore_result": True,
+    }
+    properties = {
+        "correlation_id": job_id,
+        "delivery_mode": 2,
+        "delivery_info": {"exchange": "", "routing_key": QUEUE_NAME},
+        "priority": 0,
+        "body_encoding": "base64",
+        "delivery_tag": str(uuid.uuid4()),
+    }
+    message = {
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": headers,
+        "properties": properties,
+    }
+    return json.dumps(message)
+
+
 def store_job(pipe: Any, job: Job, image: bytes, job_ttl_s: int, image_ttl_s: int) -> None:
-    """The submit step's writes, queued on a transaction pipeline (sync or async)."""
+    """The submit step, queued on a transaction pipeline (sync or async): the record, the
+    image, the queued set and the queue message, all or nothing."""
     pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
     pipe.set(image_key(job.id), image, ex=image_ttl_s)
     pipe.zadd(QUEUED, {job.id: job.created_at.timestamp()})
-
-
-def forget_job(pipe: Any, job_id: str) -> None:
-    """Undo a submission whose queue message could not be sent."""
-    pipe.delete(job_key(job_id), image_key(job_id))
-    pipe.zrem(QUEUED, job_id)
+    pipe.lpush(QUEUE_NAME, queue_message(job.id))
 
 
 def announce(pipe: Any, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
@@ -229,6 +270,12 @@ class WorkerProtocol:
 
     def announced(self, worker: str) -> bool:
         return bool(self.redis.exists(worker_key(worker)))
+
+    def requeue(self, job_ids: Sequence[str], suspect: bool) -> None:
+        """Send the jobs' messages again: their worker died (suspects), or they were lost.
+        They go to the head of the queue (kombu takes from the right): they waited already."""
+        if job_ids:
+            self.redis.rpush(QUEUE_NAME, *(queue_message(i, suspect) for i in job_ids))
 
     def retire(self, worker: str) -> None:
         self.redis.delete(worker_key(worker))

@@ -3,7 +3,6 @@
 The whole process is wired here: the protocol, the models, the Celery app and the heartbeat.
 """
 
-import functools
 import logging
 import sys
 from typing import Any
@@ -13,7 +12,7 @@ from celery.signals import worker_ready
 from jobs.contract import QUEUE_NAME
 from jobs.protocol import WorkerProtocol
 from worker import metrics
-from worker.app import create_celery, requeue
+from worker.app import create_celery
 from worker.errors import ModelLoadError
 from worker.heartbeat import Heartbeat
 from worker.rescue import Rescuer
@@ -21,12 +20,17 @@ from worker.runtime import WorkerRuntime
 from worker.settings import WorkerSettings
 
 log = logging.getLogger("worker")
+# Celery logs two INFO lines per task ("received", "succeeded in"): on the hot path, so only
+# their warnings; jobs are counted in the worker's metrics instead.
+PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 
 
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for name in PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = WorkerSettings()
     protocol = WorkerProtocol.connect(settings.queue.redis_url, settings.queue.max_attempts)
     try:
@@ -40,7 +44,6 @@ def main() -> None:
         runtime.name,
         runtime.infos(),
         settings.heartbeat_s,
-        requeue=functools.partial(requeue, app),
         # A job still not started after twice the redelivery timeout, with no message
         # anywhere, lost it in a dying worker; see worker/rescue.py.
         rescuer=Rescuer(protocol, 2 * settings.queue.redelivery_timeout_s),

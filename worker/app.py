@@ -36,8 +36,3 @@ def create_celery(settings: WorkerSettings, run: Callable[[str, bool], None]) ->
             raise Reject(f"Redis failed during job {job_id}: {exc}", requeue=True) from exc
 
     return app
-
-
-def requeue(app: Celery, job_id: str, suspect: bool) -> None:
-    """Send a job's message again: its worker died holding it (a suspect), or it was lost."""
-    app.send_task(TASK_NAME, args=[job_id], kwargs={"suspect": suspect}, task_id=job_id)

@@ -1,7 +1,7 @@
 """A worker's heartbeat: it announces itself, and looks after the jobs of workers that died.
 
 Each beat (`heartbeat_s`) announces this worker and its models (the announcement expires after
-three beats), requeues the running jobs of workers whose announcement expired (`reap`), and
+2.5 beats), requeues the running jobs of workers whose announcement expired (`reap`), and
 requeues queued jobs whose message was lost (`Rescuer`). Between beats it checks, cheaply, that
 its announcement is still there, so it announces again as soon as Redis is back after a restart.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from jobs.contract import ModelInfo
 from jobs.protocol import WorkerProtocol
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 # How often the heartbeat thread looks (between beats: is the announcement still there?).
 TICK_S = 0.5
-ANNOUNCEMENT_LIFETIME = 3  # beats
+# An announcement lives this many beats: a worker that dies is seen dead 1.5 to 2.5 beats later,
+# and a survivor's next tick requeues its jobs, so they restart within three beats.
+ANNOUNCEMENT_LIFETIME = 2.5
 
 
 class Heartbeat:
@@ -31,14 +33,12 @@ class Heartbeat:
         name: str,
         models: Sequence[ModelInfo],
         every_s: float,
-        requeue: Callable[[str, bool], None],
         rescuer: Rescuer,
     ) -> None:
         self.protocol = protocol
         self.name = name
         self.models = list(models)
         self.every_s = every_s
-        self.requeue = requeue
         self.rescuer = rescuer
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
@@ -72,10 +72,10 @@ class Heartbeat:
     def _beat(self) -> None:
         self.protocol.announce(self.name, self.models, self.every_s * ANNOUNCEMENT_LIFETIME)
         self._last_beat = time.monotonic()
-        for job_id in self.rescuer.sweep(time.time()):
-            self.requeue(job_id, False)
+        self.protocol.requeue(self.rescuer.sweep(time.time()), suspect=False)
 
     def _reap(self) -> None:
-        for job_id in self.protocol.reap(time.time()):
+        reaped = self.protocol.reap(time.time())
+        for job_id in reaped:
             log.warning("job %s was running on a worker that died; requeued", job_id)
-            self.requeue(job_id, True)
+        self.protocol.requeue(reaped, suspect=True)

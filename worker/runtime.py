@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 
 from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
@@ -51,6 +52,9 @@ class WorkerRuntime:
     protocol: WorkerProtocol
     models: dict[str, ServedModel]
     limits: ImageLimits
+    # Jobs run on Celery's threads (2 x batch size); this many preprocess at once, so they do
+    # not fight ONNX Runtime's threads for the cores.
+    preprocessing: threading.BoundedSemaphore
     name: str = field(default_factory=worker_name)
     gate: SuspectGate = field(default_factory=SuspectGate)
 
@@ -65,7 +69,9 @@ class WorkerRuntime:
             raise ModelLoadError(f"No model directories under {settings.models_dir}")
         models = {}
         for model_dir in model_dirs:
-            classifier = OnnxClassifier.load(model_dir, settings.device, settings.intra_op_threads)
+            classifier = OnnxClassifier.load(
+                model_dir, settings.device, settings.intra_op_threads, settings.ort_spinning
+            )
             batcher = DynamicBatcher(
                 classifier,
                 settings.max_batch_size,
@@ -74,7 +80,9 @@ class WorkerRuntime:
             )
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
             models[model_dir.name] = ServedModel(model_dir, batcher)
-        return cls(protocol, models, ImageLimits.from_settings(settings.queue))
+        limits = ImageLimits.from_settings(settings.queue)
+        preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
+        return cls(protocol, models, limits, preprocessing)
 
     def infos(self) -> list[ModelInfo]:
         return [served.info() for served in self.models.values()]
@@ -111,13 +119,13 @@ class WorkerRuntime:
         try:
             result = self._classify(job, started.image)
         except WorkerError as exc:
-            log.info("job %s failed: %s: %s", job_id, exc.code, exc)
+            log.debug("job %s failed: %s: %s", job_id, exc.code, exc)
             error = JobError(code=exc.code, message=str(exc))
             ended = self.protocol.finish(job_id, JobStatus.FAILED, error.model_dump_json())
         else:
             ended = self.protocol.finish(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
         if ended is None:
-            log.info("job %s had already ended elsewhere; this late result was dropped", job_id)
+            log.debug("job %s had already ended elsewhere; this late result was dropped", job_id)
             return
         metrics.job_finished(ended)
 
@@ -127,7 +135,7 @@ class WorkerRuntime:
             raise UnservedModel(f"This worker does not serve model {job.model!r}")
         if image is None:
             raise ImageExpired("The image expired before a worker could take the job")
-        with metrics.PREPROCESS.labels(job.model).time():
+        with self.preprocessing, metrics.PREPROCESS.labels(job.model).time():
             array = preprocess(image, served.model.preprocess, self.limits)
         outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
         return JobResult(
