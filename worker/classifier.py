@@ -55,7 +55,7 @@ class OnnxClassifier:
         model: ModelDir,
         device: Device = "cpu",
         intra_op_threads: int = 0,
-        spinning: bool = True,
+        spinning: bool = True,  # ORT's default; the worker passes its setting
     ) -> OnnxClassifier:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
