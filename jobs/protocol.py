@@ -2,14 +2,14 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  queued                 record + image + queued set, then the queue message
+    submit   client  -> queued              record, image, queued set and queue message: one MULTI
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
 
-Each transition is one Lua script, so it is atomic, and each is guarded: an ended job is never
-written again, so a late duplicate delivery or a worker that wakes after being given up on is
+start, finish and reap are Lua scripts, so each is atomic, and each is guarded: an ended job is
+never written again, so a late duplicate delivery or a worker that wakes after being given up on is
 harmless. The scripts respect every terminal `JobStatus` (`ENDED`): a new one (say `canceled`)
 is one entry in `JobStatus`, and a new step (say `cancel`) one more script like `FINISH`.
 

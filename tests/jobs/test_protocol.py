@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -156,3 +158,15 @@ def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
     started = steps.start(mine, "alive")
     assert started.outcome == "started" and started.job is not None
     assert started.job.attempts == 2
+
+
+def test_a_queue_message_is_a_celery_task_message_for_the_job() -> None:
+    message = json.loads(protocol.queue_message("job-1", suspect=True))
+    assert message["headers"]["task"] == "kennel.classify"
+    assert message["headers"]["id"] == message["properties"]["correlation_id"] == "job-1"
+    assert message["properties"]["delivery_info"]["routing_key"] == "kennel"
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert (args, kwargs) == (["job-1"], {"suspect": True})
+    plain = json.loads(protocol.queue_message("job-2"))
+    assert json.loads(base64.b64decode(plain["body"]))[1] == {}
+    assert plain["properties"]["delivery_tag"] != message["properties"]["delivery_tag"]
