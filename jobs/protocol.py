@@ -105,7 +105,8 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
 
-# KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix.
+# KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
+# wake waiters here; 0: the caller publishes once for a whole batch).
 # Returns the ended record, or nil when the job had already ended (or expired): nothing written.
 FINISH = f"""
 local raw = redis.call('GET', KEYS[1])
@@ -127,7 +128,7 @@ raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
+if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
 return raw
 """
 
@@ -158,6 +159,15 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return requeued
 """
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a job ended, for the finish step: `payload` is the JobResult or JobError JSON."""
+
+    job_id: str
+    status: JobStatus
+    payload: str
 
 
 @dataclass(frozen=True)
@@ -257,11 +267,23 @@ class WorkerProtocol:
 
     def finish(self, job_id: str, status: JobStatus, payload: str) -> Job | None:
         """End a running job; None when it had already ended (a late duplicate)."""
-        raw = self._finish(
-            keys=[job_key(job_id), image_key(job_id), QUEUED],
-            args=[job_id, status.value, timestamp(), payload, PREFIX],
-        )
-        return None if raw is None else Job.model_validate_json(raw)
+        return self.finish_many([Ending(job_id, status, payload)])[0]
+
+    def finish_many(self, endings: Sequence[Ending]) -> list[Job | None]:
+        """End several jobs in one round trip with one wake-up; None for each that had
+        already ended. Each job's transition is its own guarded script; the wake-up names
+        them all (a waiter woken for a job that had ended already just reads it again)."""
+        now = timestamp()
+        pipe = self.redis.pipeline(transaction=False)
+        for e in endings:
+            self._finish(
+                keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
+                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0],
+                client=pipe,
+            )
+        pipe.publish(DONE_CHANNEL, " ".join(e.job_id for e in endings))
+        replies = pipe.execute()[:-1]
+        return [None if raw is None else Job.model_validate_json(raw) for raw in replies]
 
     def announce(self, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
         pipe = self.redis.pipeline(transaction=True)

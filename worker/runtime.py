@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
 from jobs.images import ImageLimits
-from jobs.protocol import WorkerProtocol
+from jobs.protocol import Ending, WorkerProtocol
 from worker import metrics
 from worker.batcher import DynamicBatcher
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
+from worker.finisher import Finisher
 from worker.gate import SuspectGate
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess
@@ -55,6 +56,7 @@ class WorkerRuntime:
     # Jobs run on Celery's threads (2 x batch size); this many preprocess at once, so they do
     # not fight ONNX Runtime's threads for the cores.
     preprocessing: threading.BoundedSemaphore
+    finisher: Finisher
     name: str = field(default_factory=worker_name)
     gate: SuspectGate = field(default_factory=SuspectGate)
 
@@ -82,7 +84,7 @@ class WorkerRuntime:
             models[model_dir.name] = ServedModel(model_dir, batcher)
         limits = ImageLimits.from_settings(settings.queue)
         preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
-        return cls(protocol, models, limits, preprocessing)
+        return cls(protocol, models, limits, preprocessing, Finisher(protocol))
 
     def infos(self) -> list[ModelInfo]:
         return [served.info() for served in self.models.values()]
@@ -121,9 +123,10 @@ class WorkerRuntime:
         except WorkerError as exc:
             log.debug("job %s failed: %s: %s", job_id, exc.code, exc)
             error = JobError(code=exc.code, message=str(exc))
-            ended = self.protocol.finish(job_id, JobStatus.FAILED, error.model_dump_json())
+            ending = Ending(job_id, JobStatus.FAILED, error.model_dump_json())
         else:
-            ended = self.protocol.finish(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
+            ending = Ending(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
+        ended = self.finisher.finish(ending)
         if ended is None:
             log.debug("job %s had already ended elsewhere; this late result was dropped", job_id)
             return

@@ -124,16 +124,35 @@ def test_a_job_delivered_past_the_cap_ends_poison_and_loses_its_image(
     assert steps.start(job_id, "worker-5").outcome == "ended"
 
 
-def test_finish_wakes_subscribers_once(client: redis.Redis, steps: WorkerProtocol) -> None:
-    job_id = submitted(client)
-    steps.start(job_id, "worker-a")
+def test_a_batch_ends_in_one_call_with_one_wake_up(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    first, second, done_before = submitted(client), submitted(client), submitted(client)
+    for job_id in (first, second, done_before):
+        steps.start(job_id, "worker-a")
+    steps.finish(done_before, JobStatus.SUCCEEDED, result("beagle"))
     with client.pubsub(ignore_subscribe_messages=True) as pubsub:
         pubsub.subscribe(protocol.DONE_CHANNEL)
         pubsub.get_message(timeout=1)
-        steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle"))
-        steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle"))
-        messages = [pubsub.get_message(timeout=0.5) for _ in range(3)]
-    assert [m["data"] for m in messages if m is not None] == [job_id.encode()]
+        failed = JobError(code=ErrorCode.DECODE_FAILED, message="bad").model_dump_json()
+        ended = steps.finish_many(
+            [
+                protocol.Ending(first, JobStatus.SUCCEEDED, result("pug")),
+                protocol.Ending(second, JobStatus.FAILED, failed),
+                protocol.Ending(done_before, JobStatus.FAILED, failed),  # a late duplicate
+            ]
+        )
+        messages = [pubsub.get_message(timeout=0.5) for _ in range(2)]
+    assert [job.status if job else None for job in ended] == [
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        None,
+    ]
+    assert [m["data"].split() for m in messages if m is not None] == [
+        [first.encode(), second.encode(), done_before.encode()]
+    ]
+    assert stored(client, done_before).status == JobStatus.SUCCEEDED
+    assert stored(client, second).error is not None
 
 
 def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
