@@ -22,7 +22,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.keys = None if settings.keys is None else KeyRing.load(settings.keys)
-        app.state.jobs = JobClient.connect(settings.queue)
+        app.state.jobs = JobClient.connect(settings.queue, name="kennel-api")
         queue_depth = register_queue_depth(settings.queue.redis_url)
         yield
         unregister_queue_depth(queue_depth)

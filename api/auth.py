@@ -11,12 +11,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from api.dependencies import Jobs
 from api.errors import Forbidden, RateLimited, Unauthorized
 from api.keyring import ApiClient, KeyRing
 from api.quota import Quota
-from jobs.contract import Job
 
 bearer = HTTPBearer(auto_error=False, description="An API key from KENNEL_API_KEYS, if set.")
 
@@ -61,8 +61,12 @@ def owner_of(client: ApiClient | None) -> str | None:
     return None if client is None else client.name
 
 
-def visible(job: Job | None, client: ApiClient | None) -> Job | None:
-    """The job if this caller may see it: another client's job reads as unknown (404)."""
-    if job is None or client is None or job.owner == client.name:
-        return job
-    return None
+class _Owner(BaseModel):
+    """Just the owner of a stored job record (GET /jobs/{id} answers the record as stored)."""
+
+    owner: str | None = None
+
+
+def visible(record: bytes, client: ApiClient | None) -> bool:
+    """May this caller see the job? Another client's job reads as unknown (404)."""
+    return client is None or _Owner.model_validate_json(record).owner == client.name

@@ -16,6 +16,7 @@ from jobs.errors import JobsError
 
 log = logging.getLogger(__name__)
 
+# Every error code's HTTP status: refusals (JobsError) and the codes of failed jobs alike.
 STATUS = {
     ErrorCode.EMPTY_FILE: 422,
     ErrorCode.NOT_AN_IMAGE: 415,
@@ -28,6 +29,10 @@ STATUS = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.NO_MODELS: 503,
+    ErrorCode.DECODE_FAILED: 422,
+    ErrorCode.IMAGE_EXPIRED: 503,
+    ErrorCode.INFERENCE_FAILED: 500,
+    ErrorCode.POISON: 500,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.RATE_LIMITED: 429,
@@ -48,10 +53,6 @@ class ApiError(Exception):
 
     def headers(self) -> dict[str, str]:
         return {}
-
-
-class JobNotFound(ApiError):
-    code = ErrorCode.JOB_NOT_FOUND
 
 
 class Unauthorized(ApiError):
@@ -112,7 +113,6 @@ def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
     @app.exception_handler(JobsError)
     async def known(_: Request, exc: ApiError | JobsError) -> JSONResponse:
         return api_error_response(exc)

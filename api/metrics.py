@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobs import keys
+from jobs import protocol
 from jobs.contract import QUEUE_NAME
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,10 @@ def read_queue(client: redis.Redis) -> QueueReading:
     """Every Redis read behind the autoscaling signals, in one place to re-point if keys move."""
     pipe = client.pipeline(transaction=False)
     pipe.llen(QUEUE_NAME)
-    pipe.zcard(keys.QUEUED)
-    pipe.zrange(keys.QUEUED, 0, 0, withscores=True)
+    pipe.zcard(protocol.QUEUED)
+    pipe.zrange(protocol.QUEUED, 0, 0, withscores=True)
     depth, waiting, oldest = pipe.execute()
-    workers = sum(1 for _ in client.scan_iter(keys.WORKER_PATTERN, count=1000))
+    workers = sum(1 for _ in client.scan_iter(protocol.WORKER_PATTERN, count=1000))
     return QueueReading(
         depth=int(depth),
         waiting=int(waiting),

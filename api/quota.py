@@ -12,7 +12,7 @@ import time
 import redis.asyncio as aioredis
 
 from jobs.client import outage_as_unavailable
-from jobs.keys import PREFIX
+from jobs.protocol import PREFIX
 
 WINDOW_S = 60
 

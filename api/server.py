@@ -74,4 +74,5 @@ def serve(app: FastAPI, settings: ApiSettings) -> None:
         port=settings.port,
         http=header_timeout_protocol(settings.header_timeout_s),
         log_level="info",
+        access_log=settings.access_log,
     )

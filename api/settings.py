@@ -28,4 +28,7 @@ class ApiSettings(BaseSettings):
         description="A file of `key client-name rate-per-minute` lines: job routes then need "
         "`Authorization: Bearer <key>`. Unset: the API is open.",
     )
+    access_log: bool = Field(
+        False, description="Log a line per request (off: the hot path; requests are in /metrics)."
+    )
     queue: QueueSettings = Field(default_factory=QueueSettings)

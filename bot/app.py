@@ -58,7 +58,7 @@ def create_dispatcher(settings: BotSettings, jobs: JobClient, redis: aioredis.Re
 @contextlib.asynccontextmanager
 async def connected(settings: BotSettings) -> AsyncIterator[tuple[JobClient, aioredis.Redis]]:
     """The job client and the Redis client the bot uses (one pool for both)."""
-    jobs = JobClient.connect(settings.queue)
+    jobs = JobClient.connect(settings.queue, name="kennel-bot")
     try:
         yield jobs, jobs.redis
     finally:

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.errors import RateLimited
 from jobs.client import outage_as_unavailable
-from jobs.keys import PREFIX
+from jobs.protocol import PREFIX
 
 
 def chat_key(chat_id: int, what: str) -> str:

@@ -1,7 +1,7 @@
-"""Submitting a job and reading it back: the one client the API and the bot both use.
+"""Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio); the one synchronous call, Celery's `send_task`, runs in
-a thread so the caller's event loop never blocks.
+Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis
+transaction that also queues the Celery message. The keys and steps are `jobs.protocol`'s.
 """
 
 from __future__ import annotations
@@ -12,30 +12,38 @@ import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from celery import Celery
-from kombu.exceptions import OperationalError
+from pydantic import BaseModel
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs import keys
-from jobs.celery_config import celery_config
-from jobs.contract import QUEUE_NAME, TASK_NAME, Job, ModelInfo
+from jobs import protocol
+from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo
 from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
+from jobs.waiting import Notifier
 
 log = logging.getLogger(__name__)
 
-OUTAGE = (RedisConnectionError, RedisTimeoutError, OperationalError, OSError)
-# Wake up at least this often while waiting, in case a worker's notification was missed.
-WAIT_SLICE_S = 1.0
+OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+# A waiter reads its job again this often even without a notification (one could be lost while
+# the subscription reconnects); the cost of a long wait stays one read per slice.
+RECHECK_S = 5.0
+# The longest wait a client may ask for (GET /jobs/{id}?wait=S, Prefer: wait=S).
+MAX_WAIT_S = 60.0
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+class _Status(BaseModel):
+    """Just the status of a stored job record: cheaper to read than the whole Job."""
+
+    status: JobStatus
+
+
+def has_ended(raw: bytes) -> bool:
+    return _Status.model_validate_json(raw).status.is_terminal()
 
 
 @contextlib.asynccontextmanager
@@ -47,27 +55,32 @@ async def outage_as_unavailable() -> AsyncIterator[None]:
 
 
 class JobClient:
-    def __init__(self, redis: aioredis.Redis, celery: Celery, settings: QueueSettings) -> None:
+    def __init__(self, redis: aioredis.Redis, settings: QueueSettings) -> None:
         self._redis = redis
-        self._celery = celery
         self._settings = settings
         self.limits = ImageLimits.from_settings(settings)
+        # Models ever announced; re-read on a miss or after a worker announces, never shrunk,
+        # so a Redis restart does not refuse jobs before the workers announce again.
+        self._models: set[str] = set()
+        self._models_stale = True
+        self.notifier = Notifier(redis, on_announce=self._announced)
 
     @classmethod
-    def connect(cls, settings: QueueSettings) -> JobClient:
+    def connect(cls, settings: QueueSettings, name: str = "kennel-client") -> JobClient:
         # After a Redis restart every pooled connection is stale: reconnect and retry the command
         # (twice, briefly) instead of failing one request per connection. A real outage still
-        # surfaces as QueueUnavailable.
-        redis = aioredis.from_url(
+        # surfaces as QueueUnavailable. The pool is bounded: waiting requests hold no connection.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=10,
             socket_connect_timeout=2,
-            socket_timeout=WAIT_SLICE_S + 4,
+            socket_timeout=5,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
             retry_on_error=[RedisConnectionError],
+            client_name=name,
         )
-        celery = Celery("kennel-client", set_as_current=False)
-        celery.conf.update(celery_config(settings))
-        return cls(redis, celery, settings)
+        return cls(aioredis.Redis.from_pool(pool), settings)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -75,8 +88,8 @@ class JobClient:
         return self._redis
 
     async def close(self) -> None:
+        await self.notifier.close()
         await self._redis.aclose()
-        self._celery.close()
 
     async def submit(
         self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
@@ -98,49 +111,53 @@ class JobClient:
         async with outage_as_unavailable():
             await self._check_model(model)
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.job(job.id), job.model_dump_json(), ex=self._settings.job_ttl_s)
-                pipe.set(keys.image(job.id), data, ex=self._settings.image_ttl_s)
-                pipe.zadd(keys.QUEUED, {job.id: job.created_at.timestamp()})
+                protocol.store_job(
+                    pipe, job, data, self._settings.job_ttl_s, self._settings.image_ttl_s
+                )
                 await pipe.execute()
-        try:
-            await asyncio.to_thread(
-                self._celery.send_task, TASK_NAME, args=[job.id], task_id=job.id
-            )
-        except OUTAGE as exc:
-            await self._forget(job.id)
-            raise QueueUnavailable(f"The job could not be queued: {exc}") from exc
-        log.info("job %s queued for model %s from %s", job.id, model, source)
+        log.debug("job %s queued for model %s from %s", job.id, model, source)
         return job
 
-    async def get(self, job_id: str) -> Job | None:
+    async def get_raw(self, job_id: str) -> bytes | None:
+        """The job record's JSON as stored (what GET /jobs/{id} answers), or None."""
         async with outage_as_unavailable():
-            raw = await self._redis.get(keys.job(job_id))
+            return await protocol.read_job(self._redis, job_id)
+
+    async def get(self, job_id: str) -> Job | None:
+        raw = await self.get_raw(job_id)
         return None if raw is None else Job.model_validate_json(raw)
+
+    async def wait_raw(self, job_id: str, timeout_s: float) -> bytes | None:
+        """The job's record once it ends, or as it stands when `timeout_s` runs out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout_s, MAX_WAIT_S)
+        with self.notifier.watch(job_id) as woken:
+            while True:
+                woken.clear()
+                raw = await self.get_raw(job_id)
+                remaining = deadline - loop.time()
+                if raw is None or remaining <= 0 or has_ended(raw):
+                    return raw
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), min(remaining, RECHECK_S))
 
     async def wait(self, job_id: str, timeout_s: float) -> Job | None:
         """The job once it ends, or as it stands when `timeout_s` runs out; None if unknown."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            job = await self.get(job_id)
-            remaining = deadline - loop.time()
-            if job is None or job.status.is_terminal() or remaining <= 0:
-                return job
-            async with outage_as_unavailable():
-                await self._redis.blpop([keys.done(job_id)], timeout=min(remaining, WAIT_SLICE_S))
+        raw = await self.wait_raw(job_id, timeout_s)
+        return None if raw is None else Job.model_validate_json(raw)
 
     async def models(self) -> list[ModelInfo]:
         async with outage_as_unavailable():
-            raw = await self._redis.hgetall(keys.MODELS)
-        return sorted(
-            (ModelInfo.model_validate_json(v) for v in raw.values()), key=lambda m: m.name
-        )
+            served = await protocol.served_models(self._redis)
+        return sorted(served.values(), key=lambda m: m.name)
 
     async def workers(self) -> list[str]:
         """Workers that sent a heartbeat recently."""
         async with outage_as_unavailable():
-            names = [key.decode() async for key in self._redis.scan_iter(keys.WORKER_PATTERN)]
-        return sorted(name.removeprefix(keys.worker("")) for name in names)
+            return await protocol.live_workers(self._redis)
+
+    def _announced(self) -> None:
+        self._models_stale = True
 
     async def queue_depth(self) -> int:
         """Jobs waiting in the queue, not yet taken by a worker."""
@@ -148,14 +165,13 @@ class JobClient:
             return int(await self._redis.llen(QUEUE_NAME))
 
     async def _check_model(self, model: str) -> None:
-        if await self._redis.hexists(keys.MODELS, model):
+        if model in self._models and not self._models_stale:
             return
-        served = sorted(_text(name) for name in await self._redis.hkeys(keys.MODELS))
-        if not served:
+        self._models_stale = False
+        self._models |= set(await protocol.served_models(self._redis))
+        if model in self._models:
+            return
+        if not self._models:
             raise NoModelsServed("No worker has announced any model yet; start a worker.")
-        raise UnknownModel(f"Unknown model {model!r}; served models: {', '.join(served)}.")
-
-    async def _forget(self, job_id: str) -> None:
-        with contextlib.suppress(*OUTAGE):
-            await self._redis.delete(keys.job(job_id), keys.image(job_id))
-            await self._redis.zrem(keys.QUEUED, job_id)
+        served = ", ".join(sorted(self._models))
+        raise UnknownModel(f"Unknown model {model!r}; served models: {served}.")

@@ -13,6 +13,8 @@ QUEUE_NAME = "kennel"
 
 
 class JobStatus(StrEnum):
+    """A job's states; jobs.protocol owns the transitions between them."""
+
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -43,6 +45,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
     WEBHOOK_NOT_ALLOWED = "webhook_not_allowed"
+    POISON = "poison"
 
 
 def utcnow() -> datetime:
@@ -80,28 +83,9 @@ class Job(BaseModel):
     attempts: int = Field(
         0, description="How many times a worker started it (more after redelivery)."
     )
+    worker: str | None = Field(None, description="The worker running it, while it runs.")
     result: JobResult | None = None
     error: JobError | None = None
-
-    def started(self) -> Job:
-        return self.model_copy(
-            update={
-                "status": JobStatus.RUNNING,
-                "started_at": utcnow(),
-                "attempts": self.attempts + 1,
-            }
-        )
-
-    def succeeded(self, result: JobResult) -> Job:
-        return self.model_copy(
-            update={"status": JobStatus.SUCCEEDED, "finished_at": utcnow(), "result": result}
-        )
-
-    def failed(self, code: ErrorCode, message: str) -> Job:
-        error = JobError(code=code, message=message)
-        return self.model_copy(
-            update={"status": JobStatus.FAILED, "finished_at": utcnow(), "error": error}
-        )
 
 
 class ModelInfo(BaseModel):

@@ -4,6 +4,8 @@ from jobs.contract import ErrorCode
 
 
 class JobsError(Exception):
+    """The root of every error a client sees; `api/errors.py` maps each code to an HTTP status."""
+
     code: ErrorCode
 
     def __init__(self, message: str) -> None:
@@ -45,3 +47,7 @@ class NoModelsServed(JobsError):
 
 class QueueUnavailable(JobsError):
     code = ErrorCode.QUEUE_UNAVAILABLE
+
+
+class JobNotFound(JobsError):
+    code = ErrorCode.JOB_NOT_FOUND

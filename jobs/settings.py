@@ -21,6 +21,15 @@ class QueueSettings(BaseSettings):
         ge=1,
         description="Images more elongated than this (long side / short side) answer 422.",
     )
+    redis_max_connections: int = Field(
+        64, ge=2, description="Redis connections an API or bot process keeps at most."
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        description="A job started this many times whose worker never finished it (it died) "
+        "ends failed with code poison at its next delivery.",
+    )
     redelivery_timeout_s: int = Field(
         60,
         description="A job a worker took but did not finish (it died) goes to another worker "

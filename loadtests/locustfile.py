@@ -1,8 +1,9 @@
 """Locust users of kennel's API (`make loadtest`; the benchmark runs JobUser).
 
-- `JobUser` submits with POST /jobs, then polls GET /jobs/{id} until the job ends. Each job is
-  reported once, as "job (submit+poll)", with its end-to-end time; a failed job, or one that
-  does not end within KENNEL_LOADTEST_JOB_TIMEOUT_S, is a failure.
+- `JobUser` submits with POST /jobs, then long-polls GET /jobs/{id}?wait=S until the job ends
+  (the API holds the request until then, so nothing polls). Each job is reported once, as
+  "job (submit+poll)", with its end-to-end time; a failed job, or one that does not end within
+  KENNEL_LOADTEST_JOB_TIMEOUT_S, is a failure.
 - `PredictUser` calls POST /predict, which waits for the answer.
 
 Both are FastHttpUsers (geventhttpclient): on a machine that also runs kennel, the load
@@ -11,7 +12,8 @@ image's form body is encoded once and reused.
 
 Images follow loadtests.traffic.MIX (web, Telegram and 12 MP phone photos). Settings come from
 the environment: KENNEL_LOADTEST_MODEL (default imagewoof), KENNEL_LOADTEST_IMAGES (cache dir),
-KENNEL_LOADTEST_POLL_S (0.05), KENNEL_LOADTEST_JOB_TIMEOUT_S (120).
+KENNEL_LOADTEST_WAIT_S (30, the longest single wait asked for), KENNEL_LOADTEST_JOB_TIMEOUT_S
+(120).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from loadtests import JOB_NAME
 from loadtests.traffic import DEFAULT_CACHE, TrafficImage, TrafficMix, build
 
 MODEL = os.environ.get("KENNEL_LOADTEST_MODEL", "imagewoof")
-POLL_S = float(os.environ.get("KENNEL_LOADTEST_POLL_S", "0.05"))
+WAIT_S = float(os.environ.get("KENNEL_LOADTEST_WAIT_S", "30"))
 JOB_TIMEOUT_S = float(os.environ.get("KENNEL_LOADTEST_JOB_TIMEOUT_S", "120"))
 BOUNDARY = "kennel-loadtest-boundary"
 _images: dict[str, Any] = {}
@@ -92,14 +94,14 @@ class JobUser(KennelUser):
             raise JobFailed(f"submit answered {sent.status_code}: {(sent.text or '')[:200]}")
         job_id = sent.json()["id"]
         deadline = time.perf_counter() + JOB_TIMEOUT_S
-        while time.perf_counter() < deadline:
-            response = self.client.get(f"/jobs/{job_id}", name="/jobs/{job_id}")
+        while (remaining := deadline - time.perf_counter()) > 0:
+            wait = max(1, min(WAIT_S, int(remaining)))
+            response = self.client.get(f"/jobs/{job_id}?wait={wait}", name="/jobs/{job_id}")
             status = response.json()["status"] if response.status_code == 200 else "unknown"
             if status == "succeeded":
                 return
             if status in ("failed", "unknown"):
                 raise JobFailed(f"job {status}: {(response.text or '')[:200]}")
-            time.sleep(POLL_S)
         raise JobFailed(f"job did not end within {JOB_TIMEOUT_S:.0f}s")
 
     def _report(self, started: float, exception: Exception | None) -> None:

@@ -1,18 +1,29 @@
-"""python -m worker: load the models once, then consume jobs until stopped."""
+"""python -m worker: load the models once, then consume jobs until stopped.
+
+The whole process is wired here: the protocol, the models, the Celery app and the heartbeat.
+"""
 
 import logging
 import sys
+from typing import Any
+
+from celery.signals import worker_ready
 
 from jobs.contract import QUEUE_NAME
+from jobs.protocol import WorkerProtocol
 from worker import metrics
 from worker.app import create_celery
 from worker.errors import ModelLoadError
+from worker.heartbeat import Heartbeat
 from worker.memory import return_large_blocks_to_os
+from worker.rescue import Rescuer
 from worker.runtime import WorkerRuntime
 from worker.settings import WorkerSettings
-from worker.store import WorkerStore
 
 log = logging.getLogger("worker")
+# Celery logs two INFO lines per task ("received", "succeeded in"): on the hot path, so only
+# their warnings; jobs are counted in the worker's metrics instead.
+PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 
 
 def main() -> None:
@@ -20,14 +31,30 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return_large_blocks_to_os()
+    for name in PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = WorkerSettings()
-    store = WorkerStore.connect(settings.queue)
+    protocol = WorkerProtocol.connect(settings.queue.redis_url, settings.queue.max_attempts)
     try:
-        runtime = WorkerRuntime.load(settings, store)
+        runtime = WorkerRuntime.load(settings, protocol)
     except ModelLoadError as exc:
         log.critical("cannot start: %s", exc)
         sys.exit(3)
-    app = create_celery(settings, runtime)
+    app = create_celery(settings, runtime.run)
+    heartbeat = Heartbeat(
+        protocol,
+        runtime.name,
+        runtime.infos(),
+        settings.heartbeat_s,
+        # A job still not started after twice the redelivery timeout, with no message
+        # anywhere, lost it in a dying worker; see worker/rescue.py.
+        rescuer=Rescuer(protocol, 2 * settings.queue.redelivery_timeout_s),
+    )
+
+    def announce(**_: Any) -> None:
+        heartbeat.start()
+
+    worker_ready.connect(announce, weak=False)
     runtime.start()
     metrics.serve(settings.metrics_port, settings.metrics_host)
     try:
@@ -43,6 +70,7 @@ def main() -> None:
             ]
         )
     finally:
+        heartbeat.stop()
         runtime.stop()
 
 

@@ -1,20 +1,19 @@
-"""create_celery: the Celery app a worker process runs, a thin shell around WorkerRuntime."""
+"""create_celery: the Celery app a worker process runs, a thin shell around running a job."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from celery import Celery
-from celery.signals import worker_ready
+from celery import Celery, Task
+from celery.exceptions import Reject
+from redis.exceptions import RedisError
 
 from jobs.celery_config import celery_config
 from jobs.contract import TASK_NAME
-from worker.rescue import Rescuer
-from worker.runtime import WorkerRuntime
 from worker.settings import WorkerSettings
 
 
-def create_celery(settings: WorkerSettings, runtime: WorkerRuntime) -> Celery:
+def create_celery(settings: WorkerSettings, run: Callable[[str, bool], None]) -> Celery:
     app = Celery("kennel-worker", set_as_current=False)
     app.conf.update(
         celery_config(settings.queue),
@@ -25,19 +24,15 @@ def create_celery(settings: WorkerSettings, runtime: WorkerRuntime) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
 
-    @app.task(name=TASK_NAME, shared=False, ignore_result=True)  # type: ignore[untyped-decorator]
-    def classify(job_id: str) -> None:
-        runtime.run(job_id)
+    @app.task(name=TASK_NAME, shared=False, ignore_result=True, bind=True)  # type: ignore[untyped-decorator]
+    def classify(task: Task, job_id: str, suspect: bool = False) -> None:
+        # kombu marks a message it restored from a dead worker's unacknowledged ones.
+        redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+        try:
+            run(job_id, suspect or redelivered)
+        except (RedisError, OSError) as exc:
+            # The job's state is unknown (Redis did not answer): give the message back rather
+            # than acknowledge it, so the job is neither lost nor left running forever.
+            raise Reject(f"Redis failed during job {job_id}: {exc}", requeue=True) from exc
 
-    def requeue(job_id: str) -> None:
-        app.send_task(TASK_NAME, args=[job_id], task_id=job_id)
-
-    # A job still not started after twice the redelivery timeout, with no message anywhere,
-    # lost it in a dying worker; see worker/rescue.py.
-    runtime.rescuer = Rescuer(runtime.store, requeue, 2 * settings.queue.redelivery_timeout_s)
-
-    def announce(**_: Any) -> None:
-        runtime.start_heartbeat()
-
-    worker_ready.connect(announce, weak=False)
     return app

@@ -51,10 +51,17 @@ class OnnxClassifier:
 
     @classmethod
     def load(
-        cls, model: ModelDir, device: Device = "cpu", intra_op_threads: int = 0
+        cls,
+        model: ModelDir,
+        device: Device = "cpu",
+        intra_op_threads: int = 0,
+        spinning: bool = True,  # ORT's default; the worker passes its setting
     ) -> OnnxClassifier:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        # Spinning keeps ORT's idle threads busy-waiting for the next op: faster alone, but it
+        # takes cores the worker's preprocessing needs (KENNEL_WORKER_ORT_SPINNING).
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         started = time.perf_counter()
         try:

@@ -12,7 +12,7 @@ import sys
 
 import redis
 
-from jobs import keys
+from jobs import protocol
 from worker.settings import WorkerSettings
 
 TIMEOUT_S = 3
@@ -23,7 +23,7 @@ def heartbeats(settings: WorkerSettings, hostname: str) -> list[str]:
     with redis.Redis.from_url(
         settings.queue.redis_url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
     ) as client:
-        return [key.decode() for key in client.scan_iter(keys.worker(f"{hostname}:*"))]
+        return [key.decode() for key in client.scan_iter(protocol.worker_key(f"{hostname}:*"))]
 
 
 def main() -> None:

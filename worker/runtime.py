@@ -1,4 +1,4 @@
-"""Everything one worker process holds: its models, their batchers, and the job lifecycle."""
+"""Everything one worker process holds: its models, their batchers, and running one job."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import logging
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 
-from jobs.contract import ErrorCode, Job, JobResult, ModelInfo
+from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
 from jobs.images import ImageLimits
+from jobs.protocol import Ending, WorkerProtocol
 from worker import metrics
 from worker.batcher import DynamicBatcher
 from worker.budget import PixelBudget
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
+from worker.finisher import Finisher
+from worker.gate import SuspectGate
 from worker.modeldir import ModelDir, discover
 from worker.preprocess import preprocess
-from worker.rescue import Rescuer
 from worker.settings import WorkerSettings
-from worker.store import WorkerStore
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +45,25 @@ class ServedModel:
         )
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class WorkerRuntime:
-    store: WorkerStore
+    protocol: WorkerProtocol
     models: dict[str, ServedModel]
     limits: ImageLimits
-    heartbeat_s: float
+    # Jobs run on Celery's threads (2 x batch size); this many preprocess at once, so they do
+    # not fight ONNX Runtime's threads for the cores.
+    preprocessing: threading.BoundedSemaphore
+    finisher: Finisher
+    name: str = field(default_factory=worker_name)
+    gate: SuspectGate = field(default_factory=SuspectGate)
     budget: PixelBudget | None = None
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    rescuer: Rescuer | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def load(cls, settings: WorkerSettings, store: WorkerStore) -> WorkerRuntime:
+    def load(cls, settings: WorkerSettings, protocol: WorkerProtocol) -> WorkerRuntime:
         """Load every model under settings.models_dir once; raise ModelLoadError if any fails."""
         try:
             model_dirs = discover(settings.models_dir)
@@ -67,7 +73,9 @@ class WorkerRuntime:
             raise ModelLoadError(f"No model directories under {settings.models_dir}")
         models = {}
         for model_dir in model_dirs:
-            classifier = OnnxClassifier.load(model_dir, settings.device, settings.intra_op_threads)
+            classifier = OnnxClassifier.load(
+                model_dir, settings.device, settings.intra_op_threads, settings.ort_spinning
+            )
             batcher = DynamicBatcher(
                 classifier,
                 settings.max_batch_size,
@@ -77,73 +85,67 @@ class WorkerRuntime:
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
             models[model_dir.name] = ServedModel(model_dir, batcher)
         limits = ImageLimits.from_settings(settings.queue)
+        preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
         budget = PixelBudget(settings.max_pixels_in_flight)
-        return cls(store, models, limits, settings.heartbeat_s, budget)
+        return cls(protocol, models, limits, preprocessing, Finisher(protocol), budget=budget)
+
+    def infos(self) -> list[ModelInfo]:
+        return [served.info() for served in self.models.values()]
 
     def start(self) -> None:
         for served in self.models.values():
             served.batcher.start()
 
-    def start_heartbeat(self) -> None:
-        self._announce()
-        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
-
     def stop(self) -> None:
-        self._stopping.set()
         for served in self.models.values():
             served.batcher.stop()
-        try:
-            self.store.retire(self.name)
-        except Exception:
-            log.warning("could not retire worker %s from Redis", self.name)
 
-    def run(self, job_id: str) -> None:
-        """Run one job to its end. Errors of this job fail this job only."""
-        job = self.store.load(job_id)
-        if job is None:
+    def run(self, job_id: str, suspect: bool = False) -> None:
+        """Run one delivery of a job to its end. Errors of this job fail this job only.
+
+        A suspect (a worker died holding it) runs alone; see worker/gate.py."""
+        with self.gate.enter(suspect):
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
+        started = self.protocol.start(job_id, self.name)
+        if started.job is None:
             log.warning("job %s expired before a worker took it", job_id)
             return
-        if job.status.is_terminal():
-            log.info("job %s already %s (redelivered); skipping", job_id, job.status)
+        job = started.job
+        if started.outcome == "ended":
+            log.debug("job %s already %s (a late duplicate); skipped", job_id, job.status)
             return
-        job = job.started()
-        self.store.save(job)
+        if started.outcome == "poison":
+            log.warning("job %s ended poison after %d attempts", job_id, job.attempts)
+            metrics.job_finished(job)
+            return
         metrics.job_started(job)
         try:
-            result = self._classify(job)
+            result = self._classify(job, started.image)
         except WorkerError as exc:
-            log.info("job %s failed: %s: %s", job_id, exc.code, exc)
-            ended = job.failed(exc.code, str(exc))
+            log.debug("job %s failed: %s: %s", job_id, exc.code, exc)
+            error = JobError(code=exc.code, message=str(exc))
+            ending = Ending(job_id, JobStatus.FAILED, error.model_dump_json())
         else:
-            ended = job.succeeded(result)
-        self.store.finish(ended)
+            ending = Ending(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
+        ended = self.finisher.finish(ending)
+        if ended is None:
+            log.debug("job %s had already ended elsewhere; this late result was dropped", job_id)
+            return
         metrics.job_finished(ended)
 
-    def _classify(self, job: Job) -> JobResult:
+    def _classify(self, job: Job, image: bytes | None) -> JobResult:
         served = self.models.get(job.model)
         if served is None:
             raise UnservedModel(f"This worker does not serve model {job.model!r}")
-        data = self.store.image(job.id)
-        if data is None:
+        if image is None:
             raise ImageExpired("The image expired before a worker could take the job")
-        with metrics.PREPROCESS.labels(job.model).time():
-            array = preprocess(data, served.model.preprocess, self.limits, self.budget)
+        with self.preprocessing, metrics.PREPROCESS.labels(job.model).time():
+            array = preprocess(image, served.model.preprocess, self.limits, self.budget)
         outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
         return JobResult(
             predictions=top_k(outcome.probabilities, served.model.labels, job.top_k),
             batch_size=outcome.batch_size,
             inference_ms=outcome.inference_s * 1000,
         )
-
-    def _announce(self) -> None:
-        infos = [served.info() for served in self.models.values()]
-        self.store.announce(self.name, infos, ttl_s=self.heartbeat_s * 3)
-
-    def _heartbeat(self) -> None:
-        while not self._stopping.wait(self.heartbeat_s):
-            try:
-                self._announce()
-                if self.rescuer is not None:
-                    self.rescuer.sweep(time.time())
-            except Exception as exc:
-                log.warning("heartbeat to Redis failed: %s", exc)

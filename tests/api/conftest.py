@@ -14,9 +14,9 @@ import redis
 from api.app import create_app
 from api.settings import ApiSettings
 from jobs.contract import ModelInfo
+from jobs.protocol import WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
-from worker.store import WorkerStore
 
 MODEL = "imagewoof"
 Call = Callable[..., httpx.Response]
@@ -39,11 +39,11 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
 
 
 def announce(redis_url: str, models: list[str], worker: str = "test-worker") -> None:
-    """What a starting worker writes: its models and its heartbeat (worker/store.py)."""
+    """What a starting worker writes: its models and its heartbeat (jobs/protocol.py)."""
     labels = ["a", "b"]
     with redis.Redis.from_url(redis_url) as client:
-        store = WorkerStore(client, QueueSettings(redis_url=redis_url))
-        store.announce(worker, [ModelInfo(name=m, labels=labels) for m in models], ttl_s=60)
+        steps = WorkerProtocol(client, max_attempts=3)
+        steps.announce(worker, [ModelInfo(name=m, labels=labels) for m in models], ttl_s=60)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from bot.chats import ChatModels, RateLimiter
 from bot.classify import ClassifyService, TelegramImage
 from bot.errors import AnswerTimedOut, ImageTooLarge, RateLimited
 from bot.settings import BotSettings
-from jobs import keys
+from jobs import protocol
 from jobs.contract import JobStatus, ModelInfo
 from stack.redis import EmbeddedRedis
 from tests.bot.fake_telegram import TOKEN, FakeTelegram
@@ -31,7 +31,7 @@ def idle_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = EmbeddedRedis(var / "data", var / "logs", persist=False).start()
     model = ModelInfo(name="imagewoof", labels=["beagle"])
     with redis.Redis.from_url(server.url) as client:
-        client.hset(keys.MODELS, model.name, model.model_dump_json())
+        client.hset(protocol.MODELS, model.name, model.model_dump_json())
     yield server.url
     server.stop()
 
@@ -78,7 +78,7 @@ def test_no_answer_in_time_tells_the_job_id_and_keeps_the_job(
     with pytest.raises(AnswerTimedOut) as timed_out:
         asyncio.run(classify_once(settings, chat_id, image))
     with redis.Redis.from_url(idle_queue) as client:
-        raw = client.get(keys.job(timed_out.value.job_id))
+        raw = client.get(protocol.job_key(timed_out.value.job_id))
     assert raw is not None, "the job was lost"
     assert JobStatus.QUEUED.value in raw.decode()
 

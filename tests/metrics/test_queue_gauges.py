@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from api.metrics import QueueDepth, QueueReading, queue_gauges, read_queue
-from jobs import keys
+from jobs import protocol
 from jobs.contract import QUEUE_NAME
 from stack.redis import EmbeddedRedis
 
@@ -68,17 +68,17 @@ def redis_client(tmp_path: Path) -> Iterator[redis.Redis]:
 
 def test_the_reads_find_what_the_services_wrote(redis_client: redis.Redis) -> None:
     redis_client.rpush(QUEUE_NAME, "m1", "m2", "m3")
-    redis_client.zadd(keys.QUEUED, {"job-b": 1500.0, "job-a": 1200.0, "job-c": 1800.0})
+    redis_client.zadd(protocol.QUEUED, {"job-b": 1500.0, "job-a": 1200.0, "job-c": 1800.0})
     for name in ("host-1:7", "host-2:9"):
-        redis_client.set(keys.worker(name), "imagewoof", px=60_000)
-    redis_client.set(keys.job("job-a"), "{}")  # other kennel keys are not workers
+        redis_client.set(protocol.worker_key(name), "imagewoof", px=60_000)
+    redis_client.set(protocol.job_key("job-a"), "{}")  # other kennel keys are not workers
     assert read_queue(redis_client) == QueueReading(
         depth=3, waiting=3, oldest_submitted_at=1200.0, workers=2
     )
 
 
 def test_the_collector_exports_all_three_from_redis(redis_client: redis.Redis) -> None:
-    redis_client.zadd(keys.QUEUED, {"job-a": 1.0, "job-b": 2.0})
+    redis_client.zadd(protocol.QUEUED, {"job-a": 1.0, "job-b": 2.0})
     port = redis_client.connection_pool.connection_kwargs["port"]
     collector = QueueDepth(f"redis://127.0.0.1:{port}/0")
     try:

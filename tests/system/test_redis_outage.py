@@ -80,3 +80,20 @@ def test_a_worker_that_crashes_is_restarted_and_serves_again(
     with httpx.Client(base_url=outage_system.api_url, timeout=60) as client:
         response = client.post("/predict", files={"image": dog_jpeg})
     assert response.status_code == 200, response.text
+
+
+def test_after_a_redis_restart_jobs_are_accepted_while_workers_announce_again(
+    outage_system: LocalSystem, dog_jpeg: bytes
+) -> None:
+    """Redis comes back empty (no append-only file here): the worker announcements are gone
+    until the workers announce again, and the API must not answer 503 no_models meanwhile."""
+    assert outage_system.embedded is not None
+    with httpx.Client(base_url=outage_system.api_url, timeout=60) as client:
+        assert client.post("/predict", files={"image": dog_jpeg}).status_code == 200
+        outage_system.embedded.stop()
+        outage_system.embedded.start()
+        submitted = client.post("/jobs", files={"image": dog_jpeg})
+        assert submitted.status_code == 202, submitted.text
+        job = client.get(f"/jobs/{submitted.json()['id']}?wait=30").json()
+    assert job["status"] == "succeeded", job
+    _wait_for_worker(outage_system, 30)  # it announces again by itself

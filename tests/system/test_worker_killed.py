@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +84,70 @@ def test_a_job_whose_message_was_lost_is_requeued_and_succeeds(
 async def _follow(url: str, job_id: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         return await finished_job(client, job_id, 90)
+
+
+def test_a_dead_workers_running_jobs_restart_on_a_survivor_before_redelivery(
+    tmp_path: Path, dog_jpeg: bytes
+) -> None:
+    """Two workers with the production heartbeat (5 s) and redelivery timeout (60 s). The
+    survivor sees the victim's announcement expire and requeues the jobs it was running; kombu
+    would only give them back after the 60 s timeout. Prints the time from the kill to the
+    last of them finishing (the figure in docs; not asserted: speed is measured, not tested)."""
+    system = start_system(
+        tmp_path,
+        workers=2,
+        restart_workers=False,
+        KENNEL_WORKER_HEARTBEAT_S="5",
+        KENNEL_REDELIVERY_TIMEOUT_S="60",
+    )
+    try:
+        victim, survivor = system.workers
+        victim_name = f"{socket.gethostname()}:{victim.pid}"
+
+        async def run() -> tuple[list[str], float, list[dict[str, Any]]]:
+            async with httpx.AsyncClient(base_url=system.api_url, timeout=60) as client:
+                submitted = await asyncio.gather(
+                    *(client.post("/jobs", files={"image": dog_jpeg}) for _ in range(N_JOBS))
+                )
+                ids = [r.json()["id"] for r in submitted]
+                killed_at, held = await _kill_while_running(client, ids, victim_name, victim.kill)
+                jobs = await asyncio.gather(*(_ended(client, i) for i in held))
+                return held, killed_at, list(jobs)
+
+        held, killed_at, jobs = asyncio.run(run())
+        survivor_log = survivor.log_path.read_text(errors="replace")
+    finally:
+        system.stop()
+    finished = max(datetime.fromisoformat(job["finished_at"]).timestamp() for job in jobs)
+    print(
+        f"\nthe {len(held)} jobs the SIGKILLed worker was running finished "
+        f"{finished - killed_at:.1f}s after the kill"
+    )
+    assert held and Counter(job["status"] for job in jobs) == {"succeeded": len(held)}
+    assert all(job["attempts"] >= 2 for job in jobs)
+    assert all(f"job {job_id} was running on a worker that died" in survivor_log for job_id in held)
+
+
+async def _kill_while_running(
+    client: httpx.AsyncClient, ids: list[str], worker: str, kill: Any
+) -> tuple[float, list[str]]:
+    """SIGKILL `worker` while it runs some of the jobs; when, and the ids it left running."""
+
+    async def running_there() -> list[str]:
+        replies = [r.json() for r in await asyncio.gather(*(client.get(f"/jobs/{i}") for i in ids))]
+        return [r["id"] for r in replies if r["status"] == "running" and r["worker"] == worker]
+
+    for _ in range(2000):
+        if await running_there():
+            kill()
+            return time.time(), await running_there()  # what it held when it died
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never saw {worker} running a job")
+
+
+async def _ended(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    for _ in range(10):
+        job: dict[str, Any] = (await client.get(f"/jobs/{job_id}?wait=50")).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+    raise AssertionError(f"job {job_id} did not end")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from jobs import keys
+from jobs import protocol
 from jobs.settings import QueueSettings
 from stack.processes import ROOT
 from stack.redis import EmbeddedRedis
@@ -38,10 +38,10 @@ def check(redis_url: str) -> subprocess.CompletedProcess[str]:
 def test_only_this_hosts_heartbeats_count(redis_url: str) -> None:
     settings = WorkerSettings(queue=QueueSettings(redis_url=redis_url))
     with redis.Redis.from_url(redis_url) as client:
-        client.set(keys.worker("other-host:12"), "imagewoof")
+        client.set(protocol.worker_key("other-host:12"), "imagewoof")
         assert heartbeats(settings, "this-host") == []
-        client.set(keys.worker("this-host:7"), "imagewoof")
-        assert heartbeats(settings, "this-host") == [keys.worker("this-host:7")]
+        client.set(protocol.worker_key("this-host:7"), "imagewoof")
+        assert heartbeats(settings, "this-host") == [protocol.worker_key("this-host:7")]
 
 
 def test_healthy_while_a_worker_here_beats_and_unhealthy_after(redis_url: str) -> None:
@@ -49,7 +49,7 @@ def test_healthy_while_a_worker_here_beats_and_unhealthy_after(redis_url: str) -
     assert unhealthy.returncode == 1
     assert "no heartbeat" in unhealthy.stderr
     with redis.Redis.from_url(redis_url) as client:
-        client.set(keys.worker(f"{socket.gethostname()}:1"), "imagewoof", px=60_000)
+        client.set(protocol.worker_key(f"{socket.gethostname()}:1"), "imagewoof", px=60_000)
         assert check(redis_url).returncode == 0
 
 

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from jobs import keys
+from jobs import protocol
 from jobs.contract import QUEUE_NAME, Job, JobStatus
-from jobs.settings import QueueSettings
+from jobs.protocol import WorkerProtocol
 from stack.redis import EmbeddedRedis
 from worker.rescue import Rescuer
-from worker.store import UNACKED_KEY, WorkerStore
 
 AFTER_S = 10.0
 
@@ -34,66 +33,56 @@ def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def rescuer(client: redis.Redis, redis_server: EmbeddedRedis) -> tuple[Rescuer, list[str]]:
-    sent: list[str] = []
-    store = WorkerStore(client, QueueSettings(redis_url=redis_server.url))
-    return Rescuer(store, sent.append, AFTER_S), sent
+def rescuer(client: redis.Redis) -> Rescuer:
+    return Rescuer(WorkerProtocol(client, max_attempts=3), AFTER_S)
 
 
 def submit(client: redis.Redis, submitted_at: float, status: JobStatus = JobStatus.QUEUED) -> str:
     """What JobClient.submit writes (the message itself is up to each test)."""
     job = Job(model="imagewoof", top_k=5, source="api", status=status)
-    client.set(keys.job(job.id), job.model_dump_json())
-    client.zadd(keys.QUEUED, {job.id: submitted_at})
+    client.set(protocol.job_key(job.id), job.model_dump_json())
+    client.zadd(protocol.QUEUED, {job.id: submitted_at})
     return job.id
 
 
 def test_an_old_job_with_no_message_anywhere_is_requeued_once(
-    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+    client: redis.Redis, rescuer: Rescuer
 ) -> None:
-    sweeper, sent = rescuer
+    sweeper = rescuer
     now = time.time()
     lost = submit(client, now - AFTER_S - 1)
     assert sweeper.sweep(now) == [lost]
-    assert sent == [lost]
     assert sweeper.sweep(now) == []  # claimed again only after another AFTER_S
     assert sweeper.sweep(now + AFTER_S + 1) == [lost]
 
 
 def test_jobs_whose_message_exists_or_that_are_young_are_left_alone(
-    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+    client: redis.Redis, rescuer: Rescuer
 ) -> None:
-    sweeper, sent = rescuer
+    sweeper = rescuer
     now = time.time()
     waiting = submit(client, now - AFTER_S - 1)
     client.lpush(QUEUE_NAME, f'{{"headers": {{"id": "{waiting}"}}}}')
     held = submit(client, now - AFTER_S - 1)
-    client.hset(UNACKED_KEY, "tag-1", f'[{{"headers": {{"id": "{held}"}}}}, "", "kennel"]')
+    client.hset(protocol.UNACKED, "tag-1", f'[{{"headers": {{"id": "{held}"}}}}, "", "kennel"]')
     submit(client, now - 1)  # young: its message may be on its way
     assert sweeper.sweep(now) == []
-    assert sent == []
 
 
 def test_jobs_that_started_or_expired_are_dropped_not_requeued(
-    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
+    client: redis.Redis, rescuer: Rescuer
 ) -> None:
-    sweeper, sent = rescuer
+    sweeper = rescuer
     now = time.time()
     started = submit(client, now - AFTER_S - 1, status=JobStatus.RUNNING)
     expired = submit(client, now - AFTER_S - 1)
-    client.delete(keys.job(expired))
+    client.delete(protocol.job_key(expired))
     assert sweeper.sweep(now) == []
-    assert sent == []
-    assert client.zscore(keys.QUEUED, started) is None
-    assert client.zscore(keys.QUEUED, expired) is None
+    assert client.zscore(protocol.QUEUED, started) is None
+    assert client.zscore(protocol.QUEUED, expired) is None
 
 
-def test_starting_a_job_takes_it_off_the_queued_set(
-    client: redis.Redis, rescuer: tuple[Rescuer, list[str]]
-) -> None:
-    sweeper, _ = rescuer
+def test_starting_a_job_takes_it_off_the_queued_set(client: redis.Redis, rescuer: Rescuer) -> None:
     job_id = submit(client, time.time() - AFTER_S - 1)
-    job = sweeper.store.load(job_id)
-    assert job is not None
-    sweeper.store.save(job.started())
-    assert client.zscore(keys.QUEUED, job_id) is None
+    assert rescuer.protocol.start(job_id, "worker-a").outcome == "started"
+    assert client.zscore(protocol.QUEUED, job_id) is None

@@ -1,0 +1,90 @@
+"""One subscription per process wakes every request that waits for a job to end.
+
+Workers publish the ids of jobs that end on `protocol.DONE_CHANNEL` (and announcements on
+`protocol.ANNOUNCE_CHANNEL`). `Notifier` holds ONE Redis pub/sub connection for the whole
+process, started on first use; a waiter registers an `asyncio.Event` under its job id and holds
+no Redis connection while it waits. After a reconnect every waiter is woken to read its job
+again, in case a notification was missed while the subscription was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from jobs import protocol
+
+log = logging.getLogger(__name__)
+
+# How long one read of the subscription waits; the loop's only cost when nothing happens.
+LISTEN_SLICE_S = 1.0
+RECONNECT_S = 0.5
+
+
+class Notifier:
+    def __init__(self, redis: aioredis.Redis, on_announce: Callable[[], None]) -> None:
+        self._redis = redis
+        self._on_announce = on_announce
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def watch(self, job_id: str) -> Iterator[asyncio.Event]:
+        """An event set when `job_id` may have ended (read the job to know)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen(), name="kennel-notifier")
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            events = self._waiters.get(job_id)
+            if events is not None:
+                events.discard(event)
+                if not events:
+                    del self._waiters[job_id]
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(events) for events in self._waiters.values())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(protocol.DONE_CHANNEL, protocol.ANNOUNCE_CHANNEL)
+                self._wake_all()  # anything that ended while nobody listened
+                while True:
+                    message = await pubsub.get_message(timeout=LISTEN_SLICE_S)
+                    if message is not None:
+                        self._dispatch(message["channel"], message["data"])
+            except (RedisError, OSError) as exc:
+                log.warning("job notifications interrupted (%s); resubscribing", exc)
+                await asyncio.sleep(RECONNECT_S)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, channel: bytes, data: bytes) -> None:
+        if channel.decode() == protocol.ANNOUNCE_CHANNEL:
+            self._on_announce()
+            return
+        for job_id in data.decode().split():
+            for event in self._waiters.get(job_id, ()):
+                event.set()
+
+    def _wake_all(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()

@@ -1,0 +1,191 @@
+"""The job protocol's transitions against a real redis-server: guarded, atomic, counted."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from jobs import protocol
+from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Prediction
+from jobs.protocol import WorkerProtocol
+from stack.redis import EmbeddedRedis
+
+IMAGE = b"not decoded here"
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    path = tmp_path_factory.mktemp("protocol")
+    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_server.url) as connection:
+        connection.flushdb()
+        yield connection
+
+
+@pytest.fixture
+def steps(client: redis.Redis) -> WorkerProtocol:
+    return WorkerProtocol(client, max_attempts=3)
+
+
+def submitted(client: redis.Redis) -> str:
+    """What the submit step stores (the queue message is not needed here)."""
+    job = Job(model="imagewoof", top_k=2, source="api")
+    pipe = client.pipeline(transaction=True)
+    protocol.store_job(pipe, job, IMAGE, job_ttl_s=600, image_ttl_s=60)
+    pipe.execute()
+    return job.id
+
+
+def result(label: str) -> str:
+    predictions = [Prediction(label=label, score=0.987654321), Prediction(label="x", score=1e-7)]
+    return JobResult(predictions=predictions, batch_size=3, inference_ms=12.5).model_dump_json()
+
+
+def stored(client: redis.Redis, job_id: str) -> Job:
+    raw = client.get(protocol.job_key(job_id))
+    assert raw is not None
+    return Job.model_validate_json(raw)
+
+
+def test_a_stalled_delivery_does_not_fail_a_job_its_duplicate_finished(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    job_id = submitted(client)
+    a = steps.start(job_id, "worker-a")  # delivery A starts, then stalls
+    assert a.outcome == "started" and a.image == IMAGE
+    b = steps.start(job_id, "worker-b")  # the redelivered copy B
+    assert b.outcome == "started" and b.job is not None and b.job.attempts == 2
+    assert steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle")) is not None
+    assert client.exists(protocol.image_key(job_id)) == 0  # B deleted the image
+    # A wakes, finds no image, and would fail the job: nothing is written.
+    expired = JobError(code=ErrorCode.IMAGE_EXPIRED, message="gone").model_dump_json()
+    assert steps.finish(job_id, JobStatus.FAILED, expired) is None
+    job = stored(client, job_id)
+    assert job.status == JobStatus.SUCCEEDED and job.error is None
+    assert job.result is not None and job.result.predictions[0].label == "beagle"
+
+
+def test_a_frozen_workers_late_finish_neither_overwrites_nor_resets_attempts(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    job_id = submitted(client)
+    steps.start(job_id, "frozen")
+    steps.start(job_id, "worker-b")
+    steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle"))
+    before = client.get(protocol.job_key(job_id))
+    assert steps.finish(job_id, JobStatus.SUCCEEDED, result("pug")) is None  # the frozen one
+    assert steps.start(job_id, "frozen").outcome == "ended"  # and a late redelivery
+    assert client.get(protocol.job_key(job_id)) == before
+    job = stored(client, job_id)
+    assert job.attempts == 2 and job.worker is None
+    assert job.result is not None and job.result.predictions[0].label == "beagle"
+
+
+def test_the_record_round_trips_through_the_scripts(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    job_id = submitted(client)
+    started = steps.start(job_id, "worker-a")
+    assert started.job is not None and started.job.status == JobStatus.RUNNING
+    assert started.job.worker == "worker-a" and started.job.started_at is not None
+    ended = steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle"))
+    assert ended == stored(client, job_id)
+    assert ended.result is not None and ended.finished_at is not None
+    assert [p.score for p in ended.result.predictions] == pytest.approx([0.987654321, 1e-7])
+    assert ended.result.batch_size == 3 and ended.top_k == 2 and ended.source == "api"
+    assert client.zscore(protocol.QUEUED, job_id) is None
+    assert client.smembers(protocol.running_key("worker-a")) == set()
+
+
+def test_a_job_delivered_past_the_cap_ends_poison_and_loses_its_image(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    job_id = submitted(client)
+    for attempt in range(1, 4):  # each delivery's worker dies without finishing
+        started = steps.start(job_id, f"worker-{attempt}")
+        assert started.outcome == "started" and started.job is not None
+        assert started.job.attempts == attempt
+    poisoned = steps.start(job_id, "worker-4")
+    assert poisoned.outcome == "poison" and poisoned.job is not None
+    job = stored(client, job_id)
+    assert job.status == JobStatus.FAILED and job.attempts == 3
+    assert job.error is not None and job.error.code == ErrorCode.POISON
+    assert client.exists(protocol.image_key(job_id)) == 0
+    assert steps.start(job_id, "worker-5").outcome == "ended"
+
+
+def test_a_batch_ends_in_one_call_with_one_wake_up(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    first, second, done_before = submitted(client), submitted(client), submitted(client)
+    for job_id in (first, second, done_before):
+        steps.start(job_id, "worker-a")
+    steps.finish(done_before, JobStatus.SUCCEEDED, result("beagle"))
+    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        pubsub.subscribe(protocol.DONE_CHANNEL)
+        pubsub.get_message(timeout=1)
+        failed = JobError(code=ErrorCode.DECODE_FAILED, message="bad").model_dump_json()
+        ended = steps.finish_many(
+            [
+                protocol.Ending(first, JobStatus.SUCCEEDED, result("pug")),
+                protocol.Ending(second, JobStatus.FAILED, failed),
+                protocol.Ending(done_before, JobStatus.FAILED, failed),  # a late duplicate
+            ]
+        )
+        messages = [pubsub.get_message(timeout=0.5) for _ in range(2)]
+    assert [job.status if job else None for job in ended] == [
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        None,
+    ]
+    assert [m["data"].split() for m in messages if m is not None] == [
+        [first.encode(), second.encode(), done_before.encode()]
+    ]
+    assert stored(client, done_before).status == JobStatus.SUCCEEDED
+    assert stored(client, second).error is not None
+
+
+def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    models = [ModelInfo(name="imagewoof", labels=["beagle"])]
+    steps.announce("dead", models, ttl_s=60)
+    steps.announce("alive", models, ttl_s=60)
+    mine, theirs = submitted(client), submitted(client)
+    steps.start(mine, "dead")
+    steps.start(theirs, "alive")
+    assert steps.reap(now=1.0) == []  # both alive
+    client.delete(protocol.worker_key("dead"))  # its heartbeat expired
+    assert steps.reap(now=2.0) == [mine]
+    assert steps.reap(now=3.0) == []
+    job = stored(client, mine)
+    assert job.status == JobStatus.QUEUED and job.worker is None and job.attempts == 1
+    assert client.zscore(protocol.QUEUED, mine) == 2.0
+    assert stored(client, theirs).status == JobStatus.RUNNING
+    assert client.sismember(protocol.WORKERS, "dead") == 0
+    # The requeued job's next delivery starts it as any other.
+    started = steps.start(mine, "alive")
+    assert started.outcome == "started" and started.job is not None
+    assert started.job.attempts == 2
+
+
+def test_a_queue_message_is_a_celery_task_message_for_the_job() -> None:
+    message = json.loads(protocol.queue_message("job-1", suspect=True))
+    assert message["headers"]["task"] == "kennel.classify"
+    assert message["headers"]["id"] == message["properties"]["correlation_id"] == "job-1"
+    assert message["properties"]["delivery_info"]["routing_key"] == "kennel"
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert (args, kwargs) == (["job-1"], {"suspect": True})
+    plain = json.loads(protocol.queue_message("job-2"))
+    assert json.loads(base64.b64decode(plain["body"]))[1] == {}
+    assert plain["properties"]["delivery_tag"] != message["properties"]["delivery_tag"]

@@ -1,0 +1,81 @@
+"""A worker's heartbeat: it announces itself, and looks after the jobs of workers that died.
+
+Each beat (`heartbeat_s`) announces this worker and its models (the announcement expires after
+2.5 beats), requeues the running jobs of workers whose announcement expired (`reap`), and
+requeues queued jobs whose message was lost (`Rescuer`). Between beats it checks, cheaply, that
+its announcement is still there, so it announces again as soon as Redis is back after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from jobs.contract import ModelInfo
+from jobs.protocol import WorkerProtocol
+from worker.rescue import Rescuer
+
+log = logging.getLogger(__name__)
+
+# How often the heartbeat thread looks (between beats: is the announcement still there?).
+TICK_S = 0.5
+# An announcement lives this many beats: a worker that dies is seen dead 1.5 to 2.5 beats later,
+# and a survivor's next tick requeues its jobs, so they restart within three beats.
+ANNOUNCEMENT_LIFETIME = 2.5
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        protocol: WorkerProtocol,
+        name: str,
+        models: Sequence[ModelInfo],
+        every_s: float,
+        rescuer: Rescuer,
+    ) -> None:
+        self.protocol = protocol
+        self.name = name
+        self.models = list(models)
+        self.every_s = every_s
+        self.rescuer = rescuer
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._last_beat = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self.protocol.retire(self.name)
+        except Exception:
+            log.warning("could not retire worker %s from Redis", self.name)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if time.monotonic() - self._last_beat >= self.every_s:
+                    self._beat()
+                elif not self.protocol.announced(self.name):
+                    log.info("announcement gone (Redis restarted?); announcing again")
+                    self._beat()
+                self._reap()
+            except Exception as exc:
+                self._last_beat = 0.0  # beat as soon as Redis answers again
+                log.warning("heartbeat to Redis failed: %s", exc)
+            if self._stopping.wait(min(TICK_S, self.every_s)):
+                return
+
+    def _beat(self) -> None:
+        self.protocol.announce(self.name, self.models, self.every_s * ANNOUNCEMENT_LIFETIME)
+        self._last_beat = time.monotonic()
+        self.protocol.requeue(self.rescuer.sweep(time.time()), suspect=False)
+
+    def _reap(self) -> None:
+        reaped = self.protocol.reap(time.time())
+        for job_id in reaped:
+            log.warning("job %s was running on a worker that died; requeued", job_id)
+        self.protocol.requeue(reaped, suspect=True)
