@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import redis
 
-from jobs import keys
+from jobs import protocol
 
 TERMINAL = {"succeeded", "failed"}
 
@@ -63,7 +63,8 @@ async def until_ended(
 
 def worker_names(redis_url: str) -> set[str]:
     with redis.Redis.from_url(redis_url, socket_timeout=2) as client:
-        return {k.decode().removeprefix(keys.worker("")) for k in client.scan_iter(keys.WORKER_PATTERN)}
+        found = client.scan_iter(protocol.WORKER_PATTERN)
+        return {key.decode().removeprefix(protocol.worker_key("")) for key in found}
 
 
 async def drive(scenario: dict[str, Any]) -> dict[str, Any]:
