@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
 from api.dependencies import Jobs
 from api.errors import Forbidden, RateLimited, Unauthorized
 from api.keyring import ApiClient, KeyRing
 from api.quota import Quota
-
-bearer = HTTPBearer(auto_error=False, description="An API key from KENNEL_API_KEYS, if set.")
 
 
 def key_ring(request: Request) -> KeyRing | None:
@@ -28,14 +25,22 @@ def key_ring(request: Request) -> KeyRing | None:
 
 async def caller(
     ring: Annotated[KeyRing | None, Depends(key_ring)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    authorization: Annotated[
+        str | None,
+        Header(description="`Bearer <key>`: needed when the API has keys (KENNEL_API_KEYS)."),
+    ] = None,
 ) -> ApiClient | None:
-    """The client a job route serves (router-level dependency); None when the API is open."""
+    """The client a job route serves (router-level dependency); None when the API is open.
+
+    A plain optional header rather than a security scheme: an open API (no keys file) takes
+    requests without it, and its OpenAPI says so.
+    """
     if ring is None:
         return None
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("This API needs a key: send `Authorization: Bearer <key>`.")
-    client = ring.client(credentials.credentials)
+    client = ring.client(key.strip())
     if client is None:
         raise Forbidden("This API key is not known.")
     return client

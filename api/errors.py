@@ -113,6 +113,7 @@ def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
     @app.exception_handler(JobsError)
     async def known(_: Request, exc: ApiError | JobsError) -> JSONResponse:
         return api_error_response(exc)

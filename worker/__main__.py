@@ -46,9 +46,9 @@ def main() -> None:
         runtime.name,
         runtime.infos(),
         settings.heartbeat_s,
-        # A job still not started after twice the redelivery timeout, with no message
-        # anywhere, lost it in a dying worker; see worker/rescue.py.
-        rescuer=Rescuer(protocol, 2 * settings.queue.redelivery_timeout_s),
+        # A job not started three beats after it was queued, with no message anywhere, lost
+        # it in a worker that died or was cut off while taking it; see worker/rescue.py.
+        rescuer=Rescuer(protocol, 3 * settings.heartbeat_s),
     )
 
     def announce(**_: Any) -> None:

@@ -2,9 +2,12 @@
 
 Celery's Redis transport takes a message off the queue (BRPOP) and only then records it as
 unacknowledged; a worker killed between the two loses that message, and its job would wait
-forever. The job record is the truth: a job still not started long after it was submitted,
-whose id is in neither the queue nor any worker's unacknowledged messages, is sent again.
-Running a job twice is harmless: the protocol's transitions never overwrite an ended job.
+forever. So does a worker cut off from Redis while it waits in BRPOP: Redis still sees its
+connection and hands it the next message, which never arrives. The job record is the truth: a
+job still not started three heartbeats after it was queued, whose id is in neither the queue nor
+any worker's unacknowledged messages, is sent again. A false alarm (a live worker between its
+BRPOP and recording the message, a window of microseconds) only sends a duplicate, and running a
+job twice is harmless: the protocol's transitions never overwrite an ended job.
 """
 
 from __future__ import annotations

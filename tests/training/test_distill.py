@@ -17,10 +17,12 @@ def test_student_learns_from_an_exported_teacher(
         tmp_path / "student",
         model="test_efficientnet",
         input_size=40,  # differs from the teacher's 48: the teacher resizes its input
+        epochs=10,
         distill={"teacher": exported_tiny_model.path, "temperature": 2.0, "alpha": 0.5},
     )
     result = fit(config)
-    # chance is 1/3; measured 0.81 with seed 0
+    # chance is 1/3; measured 0.86, 0.97, 0.92 with seeds 0, 1, 2 (after 6 epochs only 0.53,
+    # 0.86, 0.56 once preprocessing resized the kept region only: too few epochs to be stable)
     assert result.best_val_acc > 0.6
 
 
