@@ -51,14 +51,18 @@ async def states(client: httpx.AsyncClient, ids: list[str]) -> dict[str, dict[st
 
 
 async def until_ended(
-    client: httpx.AsyncClient, ids: list[str], timeout_s: float
+    client: httpx.AsyncClient, ids: list[str], timeout_s: float, seen: set[str] | None = None
 ) -> dict[str, dict[str, Any]]:
+    """The jobs once all ended (or at the timeout); `seen` collects the workers seen running
+    them (an ended job no longer names its worker)."""
     deadline = time.monotonic() + timeout_s
     while True:
         jobs = await states(client, ids)
+        if seen is not None:
+            seen.update(j["worker"] for j in jobs.values() if j["status"] == "running")
         if all(j["status"] in TERMINAL for j in jobs.values()) or time.monotonic() > deadline:
             return jobs
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)
 
 
 def worker_names(redis_url: str) -> set[str]:
@@ -99,7 +103,8 @@ async def drive(scenario: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.5)
             back = scenario["victim_worker"] in worker_names(redis_url)
         after_ids = await submit(client, image, scenario["jobs_after"])
-        after = await until_ended(client, after_ids, scenario["timeout_s"])
+        workers_after: set[str] = set()
+        after = await until_ended(client, after_ids, scenario["timeout_s"], workers_after)
     return {
         "workers_before": sorted(workers_before),
         "cut_at": cut_at,
@@ -108,6 +113,7 @@ async def drive(scenario: dict[str, Any]) -> dict[str, Any]:
         "victim_running_at_cut": at_cut["victim_running"],
         "jobs": ended,
         "after": after,
+        "workers_after": sorted(workers_after),
     }
 
 
