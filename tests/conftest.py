@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import redis
 from PIL import Image
 from playwright.sync_api import Browser, sync_playwright
 
 from stack.processes import StartupFailed
+from stack.redis import EmbeddedRedis
 from stack.system import LocalSystem
 from tests.browser import chromium_executable
 
@@ -97,6 +99,23 @@ def start_system(
         logs = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in system.services())
         system.stop()
         pytest.fail(f"kennel did not start:\n{logs}")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """The in-process tests' own redis-server (no persistence); never the machine's."""
+    path = tmp_path_factory.mktemp("redis")
+    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """That server, emptied: each test starts from an empty queue."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushdb()
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

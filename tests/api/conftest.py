@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,26 +16,9 @@ from api.settings import ApiSettings
 from jobs.contract import ModelInfo
 from jobs.protocol import WorkerProtocol
 from jobs.settings import QueueSettings
-from stack.redis import EmbeddedRedis
 
 MODEL = "imagewoof"
 Call = Callable[..., httpx.Response]
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    """The tests' own redis-server (appendonly no); never the machine's."""
-    path = tmp_path_factory.mktemp("api-redis")
-    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
-    with redis.Redis.from_url(redis_server.url) as client:
-        client.flushdb()  # this test's own server: each test starts from an empty queue
-    yield redis_server.url
 
 
 def announce(redis_url: str, models: list[str], worker: str = "test-worker") -> None:

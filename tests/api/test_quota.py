@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -17,14 +17,6 @@ from stack.redis import EmbeddedRedis
 pytestmark = pytest.mark.system
 T = TypeVar("T")
 START = 1_800_000_000.0  # a window boundary: 30,000,000 minutes since the epoch
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    path = tmp_path_factory.mktemp("quota")
-    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
-    yield server
-    server.stop()
 
 
 def run_with_quota(url: str, scenario: Callable[[Quota, aioredis.Redis], Awaitable[T]]) -> T:

@@ -17,14 +17,6 @@ from worker.rescue import Rescuer
 AFTER_S = 10.0
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    path = tmp_path_factory.mktemp("rescue")
-    server = EmbeddedRedis(path / "data", path / "logs", persist=False).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     with redis.Redis.from_url(redis_server.url) as connection:
