@@ -102,9 +102,14 @@ async def drive(scenario: dict[str, Any]) -> dict[str, Any]:
         while not back and time.time() - restored_at < 60:
             await asyncio.sleep(0.5)
             back = scenario["victim_worker"] in worker_names(redis_url)
-        after_ids = await submit(client, image, scenario["jobs_after"])
+        # Waves of work until the victim is seen running some (another worker may take a wave).
         workers_after: set[str] = set()
-        after = await until_ended(client, after_ids, scenario["timeout_s"], workers_after)
+        after: dict[str, dict[str, Any]] = {}
+        waves, waves_until = 0, time.monotonic() + 60
+        while scenario["victim_worker"] not in workers_after and time.monotonic() < waves_until:
+            waves += 1
+            after_ids = await submit(client, image, scenario["jobs_after"])
+            after |= await until_ended(client, after_ids, scenario["timeout_s"], workers_after)
     return {
         "workers_before": sorted(workers_before),
         "cut_at": cut_at,
@@ -114,6 +119,7 @@ async def drive(scenario: dict[str, Any]) -> dict[str, Any]:
         "jobs": ended,
         "after": after,
         "workers_after": sorted(workers_after),
+        "waves_after": waves,
     }
 
 

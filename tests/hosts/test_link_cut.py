@@ -109,4 +109,5 @@ def test_a_cut_off_workers_jobs_finish_on_the_other_within_three_heartbeats(
     assert w1.services[0].alive()
     after = report["after"].values()
     assert Counter(j["status"] for j in after) == {"succeeded": len(after)}
+    print(f"it ran jobs again in wave {report['waves_after']} after the link came back")
     assert scenario["victim_worker"] in report["workers_after"]
