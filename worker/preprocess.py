@@ -69,20 +69,33 @@ def served_crop(
 
     Raises DecodeFailed for anything that is not a readable image within the limits.
     """
-    try:
-        image = open_checked(data, limits)
-        if image.format in ("JPEG", "MPO"):
-            check_scan_data(data)
-        _draft(image, config.resize)
+    with _decoding():
+        image = _opened(data, limits, config.resize)
         with _reserved(budget, image.width * image.height):
             try:
                 return _decode_and_crop(image, config)
             finally:
                 image.close()  # the decoded pixels go before the budget is given back
+
+
+@contextlib.contextmanager
+def _decoding() -> Iterator[None]:
+    """Any failure to read the image (Pillow raises many types) as DecodeFailed."""
+    try:
+        yield
     except DecodeFailed:
         raise
-    except Exception as exc:  # Pillow raises many types for broken files
+    except Exception as exc:
         raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
+
+
+def _opened(data: bytes, limits: ImageLimits, short_side: int) -> Image.Image:
+    """Open within the limits, check a JPEG's data against its header, and draft."""
+    image = open_checked(data, limits)
+    if image.format in ("JPEG", "MPO"):
+        check_scan_data(data)
+    _draft(image, short_side)
+    return image
 
 
 def stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -212,16 +225,8 @@ def decode_rgb(
 
     Raises DecodeFailed for anything that is not a readable image within the limits.
     """
-    try:
-        image = open_checked(data, limits)
-        if image.format in ("JPEG", "MPO"):
-            check_scan_data(data)
-        _draft(image, short_side)
-        return to_rgb(_oriented(image, short_side), background)
-    except DecodeFailed:
-        raise
-    except Exception as exc:  # Pillow raises many types for broken files
-        raise DecodeFailed(f"The image could not be decoded: {exc}") from exc
+    with _decoding():
+        return to_rgb(_oriented(_opened(data, limits, short_side), short_side), background)
 
 
 def letterbox(
