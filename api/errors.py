@@ -37,6 +37,12 @@ STATUS = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.WEBHOOK_NOT_ALLOWED: 422,
+    ErrorCode.JOB_ALREADY_ENDED: 409,
+    ErrorCode.QUEUE_FULL: 429,
+    ErrorCode.DEADLINE_UNREACHABLE: 429,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.CANCELED: 409,
+    ErrorCode.DEADLINE_EXCEEDED: 504,
 }
 # A message quotes what the client sent (a model name, say): never more than this of it.
 MAX_MESSAGE_CHARS = 300

@@ -19,9 +19,11 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
 
     def is_terminal(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class ErrorCode(StrEnum):
@@ -45,6 +47,12 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
     WEBHOOK_NOT_ALLOWED = "webhook_not_allowed"
+    JOB_ALREADY_ENDED = "job_already_ended"
+    QUEUE_FULL = "queue_full"
+    DEADLINE_UNREACHABLE = "deadline_unreachable"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    CANCELED = "canceled"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
     POISON = "poison"
 
 
