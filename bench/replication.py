@@ -20,7 +20,7 @@ import redis
 
 from jobs import protocol
 from jobs.client import JobClient
-from jobs.contract import ModelInfo
+from jobs.contract import QUEUE_NAME, ModelInfo
 from jobs.settings import QueueSettings
 from stack.processes import ROOT, wait_until
 from stack.redis import EmbeddedRedis
@@ -67,7 +67,7 @@ def main() -> None:
                         _timed_submissions(settings, image, args.submissions)
                     )
                     with redis.Redis.from_url(master.url) as client:
-                        client.delete(protocol.QUEUE_NAME, protocol.QUEUED)
+                        client.delete(QUEUE_NAME, protocol.QUEUED)
         finally:
             replica.stop()
             master.stop()

@@ -19,7 +19,7 @@ import redis
 from jobs import protocol
 from jobs.client import JobClient
 from jobs.connection import RedisTarget
-from jobs.contract import ModelInfo
+from jobs.contract import QUEUE_NAME, ModelInfo
 from jobs.errors import NotReplicated
 from jobs.settings import QueueSettings, parse_sentinels
 from stack.processes import wait_until
@@ -98,7 +98,7 @@ def test_a_submission_is_answered_once_a_replica_holds_it(
     with redis.Redis.from_url(replica.url) as client:  # read at once: no waiting here
         assert client.exists(protocol.job_key(job_id), protocol.image_key(job_id)) == 2
         assert client.zscore(protocol.QUEUED, job_id) is not None
-        assert job_id.encode() in client.lindex(protocol.QUEUE_NAME, 0)
+        assert job_id.encode() in client.lindex(QUEUE_NAME, 0)
 
 
 def test_a_submission_no_replica_confirms_is_refused_and_withdrawn(
@@ -138,7 +138,7 @@ def test_every_kind_of_client_finds_the_master_through_the_sentinels(
         assert master.get("written") == b"through the sentinels"
     job_id = asyncio.run(_submit(settings))  # the asyncio client, and WAIT for its replica
     with kombu.Connection(target.broker_url(), transport_options=target.broker_options()) as conn:
-        queue = conn.SimpleQueue(protocol.QUEUE_NAME)
+        queue = conn.SimpleQueue(QUEUE_NAME)
         message = queue.get(timeout=5)  # what a worker takes: the job just submitted
         assert message.headers["id"] == job_id
         message.ack()
