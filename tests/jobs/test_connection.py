@@ -8,6 +8,7 @@ seconds to start).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +144,28 @@ def test_every_kind_of_client_finds_the_master_through_the_sentinels(
         assert message.headers["id"] == job_id
         message.ack()
         queue.close()
+
+
+def test_a_message_taken_and_never_acknowledged_comes_back_through_the_sentinels(
+    sentinel_set: SentinelSet,
+) -> None:
+    """kombu's visibility timeout (what gives back a dead worker's messages) through Sentinel."""
+    target = RedisTarget("redis://", _addresses(sentinel_set), sentinel_set.name)
+    options = {**target.broker_options(), "visibility_timeout": 1}
+    with kombu.Connection(target.broker_url(), transport_options=options) as conn:
+        conn.SimpleQueue("restore-test").put({"job": "a"})
+        taken = conn.SimpleQueue("restore-test").get(timeout=5)
+        assert taken.payload == {"job": "a"}
+        conn.default_channel.do_restore = False  # a consumer that dies gives nothing back
+    with target.sync_client() as client:  # taken, not given back: only in the unacked hash
+        assert client.llen("restore-test") == 0 and client.hlen(protocol.UNACKED) == 1
+    time.sleep(1.2)
+    with kombu.Connection(target.broker_url(), transport_options=options) as conn:
+        conn.default_channel.qos.restore_visible()
+        again = conn.SimpleQueue("restore-test").get(timeout=5)
+        assert again.payload == {"job": "a"} and again.delivery_info["redelivered"]
+        again.ack()
+
+
+def _addresses(sentinel_set: SentinelSet) -> tuple[tuple[str, int], ...]:
+    return tuple(("127.0.0.1", sentinel.port) for sentinel in sentinel_set.sentinels)
