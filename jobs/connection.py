@@ -39,12 +39,6 @@ class RedisTarget:
         sentinels = parse_sentinels(settings.redis_sentinels) if settings.redis_sentinels else ()
         return cls(settings.redis_url, sentinels, settings.redis_master)
 
-    def describe(self) -> str:
-        if not self.sentinels:
-            return self.url
-        where = ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        return f"master {self.master!r} of sentinels {where}"
-
     def sync_client(self, **options: Any) -> redis.Redis:
         """A client (its own pool) of the server or the current master; `options` are
         redis-py connection options (socket_timeout, ...)."""
