@@ -1,6 +1,8 @@
 """Settings every service shares: where the queue is and how long jobs live."""
 
-from pydantic import Field, field_validator
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -75,6 +77,14 @@ class QueueSettings(BaseSettings):
         if value.strip():
             parse_sentinels(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _sentinels_name_a_master(self) -> Self:
+        if self.redis_sentinels and not self.redis_master.strip():
+            raise ValueError(
+                "KENNEL_REDIS_SENTINELS is set: KENNEL_REDIS_MASTER must name the master"
+            )
+        return self
 
     @property
     def replicas_to_wait(self) -> int:

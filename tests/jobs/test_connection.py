@@ -45,6 +45,11 @@ def test_a_malformed_sentinel_list_stops_the_settings(bad: str) -> None:
         QueueSettings(redis_sentinels=bad)
 
 
+def test_sentinels_need_a_master_name() -> None:
+    with pytest.raises(pydantic.ValidationError, match="KENNEL_REDIS_MASTER must name"):
+        QueueSettings(redis_sentinels="s1:26379", redis_master=" ")
+
+
 def test_without_sentinels_everything_uses_the_url() -> None:
     settings = QueueSettings(redis_url="redis://cache:6380/2")
     target = RedisTarget.from_settings(settings)
@@ -169,3 +174,27 @@ def test_a_message_taken_and_never_acknowledged_comes_back_through_the_sentinels
 
 def _addresses(sentinel_set: SentinelSet) -> tuple[tuple[str, int], ...]:
     return tuple(("127.0.0.1", sentinel.port) for sentinel in sentinel_set.sentinels)
+
+
+def test_through_the_sentinels_the_api_pool_stays_bounded_and_requests_wait(
+    sentinel_set: SentinelSet,
+) -> None:
+    """More concurrent submissions than connections: they wait for one, none fails."""
+    settings = QueueSettings(
+        redis_sentinels=sentinel_set.addresses,
+        redis_master=sentinel_set.name,
+        redis_max_connections=2,
+    )
+
+    async def many() -> list[str]:
+        client = JobClient.connect(settings)
+        try:
+            submissions = (client.submit(DOG, MODEL.name, 1, "api") for _ in range(10))
+            return [job.id for job in await asyncio.gather(*submissions)]
+        finally:
+            await client.close()
+
+    with redis.Redis.from_url(sentinel_set.master.url) as master:
+        protocol.announce(master, "a-worker", [MODEL], ttl_s=60)
+        ids = asyncio.run(many())
+        assert all(master.exists(protocol.job_key(job_id)) for job_id in ids)
