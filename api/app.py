@@ -23,7 +23,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.settings = settings
         app.state.keys = None if settings.keys is None else KeyRing.load(settings.keys)
         app.state.jobs = JobClient.connect(settings.queue, name="kennel-api")
-        queue_depth = register_queue_depth(settings.queue.redis_url)
+        queue_depth = register_queue_depth(settings.queue)
         yield
         unregister_queue_depth(queue_depth)
         await app.state.jobs.close()

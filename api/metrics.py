@@ -24,7 +24,9 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobs import protocol
+from jobs.connection import connect
 from jobs.contract import QUEUE_NAME
+from jobs.settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,8 @@ class QueueDepth(Collector):
     """The queue's gauges (`kennel_queue_depth`, `kennel_oldest_queued_age_seconds`,
     `kennel_backlog_per_worker`), read from Redis at scrape time."""
 
-    def __init__(self, redis_url: str) -> None:
-        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+    def __init__(self, settings: QueueSettings) -> None:
+        self._redis = connect(settings, socket_connect_timeout=1, socket_timeout=1)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
@@ -147,8 +149,10 @@ class QueueDepth(Collector):
         self._redis.close()
 
 
-def register_queue_depth(redis_url: str, registry: CollectorRegistry = REGISTRY) -> QueueDepth:
-    collector = QueueDepth(redis_url)
+def register_queue_depth(
+    settings: QueueSettings, registry: CollectorRegistry = REGISTRY
+) -> QueueDepth:
+    collector = QueueDepth(settings)
     registry.register(collector)
     return collector
 

@@ -2,14 +2,17 @@
 
 from typing import Any
 
+from jobs.connection import RedisTarget
 from jobs.contract import QUEUE_NAME, TASK_NAME
 from jobs.settings import QueueSettings
 
 
 def celery_config(settings: QueueSettings) -> dict[str, Any]:
+    target = RedisTarget.from_settings(settings)
     return {
-        "broker_url": settings.redis_url,
+        "broker_url": target.broker_url(),
         "broker_transport_options": {
+            **target.broker_options(),  # with sentinels: the master's name
             "visibility_timeout": settings.redelivery_timeout_s,
             # Sweep for a dead worker's jobs often enough that they come back soon after the
             # timeout (kombu's default sweep is every 100 s).

@@ -19,8 +19,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import protocol
+from jobs.connection import RedisTarget
 from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo
-from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
+from jobs.errors import JobsError, NoModelsServed, NotReplicated, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
@@ -70,17 +71,16 @@ class JobClient:
         # After a Redis restart every pooled connection is stale: reconnect and retry the command
         # (twice, briefly) instead of failing one request per connection. A real outage still
         # surfaces as QueueUnavailable. The pool is bounded: waiting requests hold no connection.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url,
+        client = RedisTarget.from_settings(settings).async_client(
             max_connections=settings.redis_max_connections,
-            timeout=10,
+            wait_s=10,
             socket_connect_timeout=2,
             socket_timeout=5,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
             retry_on_error=[RedisConnectionError],
             client_name=name,
         )
-        return cls(aioredis.Redis.from_pool(pool), settings)
+        return cls(client, settings)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -110,13 +110,36 @@ class JobClient:
         job = Job(model=model, top_k=top_k, source=source, owner=owner)
         async with outage_as_unavailable():
             await self._check_model(model)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                protocol.store_job(
-                    pipe, job, data, self._settings.job_ttl_s, self._settings.image_ttl_s
-                )
-                await pipe.execute()
+            await self._store(job, data)
         log.debug("job %s queued for model %s from %s", job.id, model, source)
         return job
+
+    async def _store(self, job: Job, data: bytes) -> None:
+        """The submit step; with replicas to wait for, a job they do not confirm in time is
+        withdrawn and refused (503): a job answered 202 survives the loss of the master."""
+        settings = self._settings
+        replicas = settings.replicas_to_wait
+        async with self._redis.pipeline(transaction=False) as pipe:
+            protocol.store_job(
+                pipe,
+                job,
+                data,
+                settings.job_ttl_s,
+                settings.image_ttl_s,
+                replicas,
+                settings.redis_replica_timeout_ms,
+            )
+            replies = await pipe.execute()
+        if protocol.replicated(replies, replicas):
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            protocol.withdraw(pipe, job.id)
+            await pipe.execute()
+        raise NotReplicated(
+            f"The job was not accepted: {replies[-1]} of the {replicas} Redis replica(s) "
+            f"needed confirmed it within {settings.redis_replica_timeout_ms} ms (a failover, or "
+            "a replica down); retry."
+        )
 
     async def get_raw(self, job_id: str) -> bytes | None:
         """The job record's JSON as stored (what GET /jobs/{id} answers), or None."""

@@ -49,5 +49,9 @@ class QueueUnavailable(JobsError):
     code = ErrorCode.QUEUE_UNAVAILABLE
 
 
+class NotReplicated(QueueUnavailable):
+    """Fewer replicas than KENNEL_REDIS_MIN_REPLICAS confirmed the job in time: not accepted."""
+
+
 class JobNotFound(JobsError):
     code = ErrorCode.JOB_NOT_FOUND

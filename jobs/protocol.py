@@ -2,16 +2,18 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              record, image, queued set and queue message: one MULTI
+    submit   client  -> queued              record, image, queued set and queue message (a script),
+                                            then WAIT until replicas hold them, when asked
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
 
-start, finish and reap are Lua scripts, so each is atomic, and each is guarded: an ended job is
-never written again, so a late duplicate delivery or a worker that wakes after being given up on is
-harmless. The scripts respect every terminal `JobStatus` (`ENDED`): a new one (say `canceled`)
-is one entry in `JobStatus`, and a new step (say `cancel`) one more script like `FINISH`.
+All but rescue are Lua scripts, so each is atomic; start, finish and reap are guarded: an ended
+job is never written again, so a late duplicate delivery or a worker that wakes after being given
+up on is harmless. The scripts respect every terminal `JobStatus` (`ENDED`): a new one (say
+`canceled`) is one entry in `JobStatus`, and a new step (say `cancel`) one more script like
+`FINISH`.
 
 The job record is the JSON a client reads (`Job`), stored as is, so `GET /jobs/{id}` returns
 the stored bytes. The scripts edit it with Redis's bundled cjson.
@@ -71,6 +73,16 @@ def timestamp(moment: datetime | None = None) -> str:
     """A time as the job record writes it (pydantic's JSON form of an aware datetime)."""
     return (moment or utcnow()).isoformat().replace("+00:00", "Z")
 
+
+# KEYS: job, image, queued set, Celery's queue. ARGV: record, image, job TTL, image TTL, submitted
+# at (epoch seconds), id, queue message. A script rather than a MULTI so that a WAIT can follow it
+# on the same connection (WAIT does not block inside a MULTI).
+SUBMIT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+redis.call('LPUSH', KEYS[4], ARGV[7])
+"""
 
 # KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
 # prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
@@ -224,13 +236,35 @@ def queue_message(job_id: str, suspect: bool = False) -> str:
     return json.dumps(message)
 
 
-def store_job(pipe: Any, job: Job, image: bytes, job_ttl_s: int, image_ttl_s: int) -> None:
-    """The submit step, queued on a transaction pipeline (sync or async): the record, the
-    image, the queued set and the queue message, all or nothing."""
-    pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
-    pipe.set(image_key(job.id), image, ex=image_ttl_s)
-    pipe.zadd(QUEUED, {job.id: job.created_at.timestamp()})
-    pipe.lpush(QUEUE_NAME, queue_message(job.id))
+def store_job(
+    pipe: Any,
+    job: Job,
+    image: bytes,
+    job_ttl_s: int,
+    image_ttl_s: int,
+    replicas: int = 0,
+    replica_timeout_ms: int = 1000,
+) -> None:
+    """The submit step, queued on a pipeline (sync or async): the record, the image, the
+    queued set and the queue message, all or nothing. With `replicas`, a WAIT follows on the
+    same connection (so the pipeline must not be a MULTI): `replicated` reads its reply."""
+    keys = [job_key(job.id), image_key(job.id), QUEUED, QUEUE_NAME]
+    argv = [job.model_dump_json(), image, job_ttl_s, image_ttl_s, job.created_at.timestamp()]
+    pipe.eval(SUBMIT, len(keys), *keys, *argv, job.id, queue_message(job.id))
+    if replicas:
+        pipe.wait(replicas, replica_timeout_ms)
+
+
+def replicated(replies: Sequence[Any], replicas: int) -> bool:
+    """Whether the submit step's writes reached `replicas` replicas (its pipeline's replies)."""
+    return replicas == 0 or int(replies[-1]) >= replicas
+
+
+def withdraw(pipe: Any, job_id: str) -> None:
+    """Undo a submission that was not replicated, so that a 503 means "not accepted". Its
+    queue message stays: the start step finds no record and skips it."""
+    pipe.delete(job_key(job_id), image_key(job_id))
+    pipe.zrem(QUEUED, job_id)
 
 
 def announce(pipe: Any, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
@@ -250,11 +284,6 @@ class WorkerProtocol:
         self._start = client.register_script(START)
         self._finish = client.register_script(FINISH)
         self._reap = client.register_script(REAP)
-
-    @classmethod
-    def connect(cls, redis_url: str, max_attempts: int) -> WorkerProtocol:
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-        return cls(client, max_attempts)
 
     def start(self, job_id: str, worker: str) -> Started:
         keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker)]

@@ -31,6 +31,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     signal.signal(signal.SIGTERM, _terminate)
     settings = ApiSettings()
+    if settings.queue.redis_sentinels:
+        log.error(
+            "KENNEL_REDIS_SENTINELS is set, but `make up` runs one Redis (its own, or the one at "
+            "KENNEL_REDIS_URL) and would not follow a failover. With Sentinel, run the services "
+            "themselves: python -m api, python -m worker (docs/deploy.md)."
+        )
+        sys.exit(2)
     url = settings.queue.redis_url
     redis = choose(url, explicit="redis_url" in settings.queue.model_fields_set)
     system = LocalSystem(

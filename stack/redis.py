@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +88,14 @@ class EmbeddedRedis:
     """A real redis-server on a free local port, its data (append-only file) in `data_dir`."""
 
     def __init__(
-        self, data_dir: Path, log_dir: Path, port: int | None = None, persist: bool = True
+        self,
+        data_dir: Path,
+        log_dir: Path,
+        port: int | None = None,
+        persist: bool = True,
+        options: Sequence[str] = (),
     ) -> None:
+        """`options`: more redis-server arguments (say `--replicaof 127.0.0.1 6379`)."""
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +111,7 @@ class EmbeddedRedis:
             "",
             "--appendonly",
             "yes" if persist else "no",
+            *options,
         ]
         self.service = Service(f"redis-{self.port}", argv, log_dir)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from celery.signals import worker_ready
 
+from jobs.connection import connect
 from jobs.contract import QUEUE_NAME
 from jobs.protocol import WorkerProtocol
 from worker import metrics
@@ -34,7 +35,8 @@ def main() -> None:
     for name in PER_TASK_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     settings = WorkerSettings()
-    protocol = WorkerProtocol.connect(settings.queue.redis_url, settings.queue.max_attempts)
+    client = connect(settings.queue, socket_connect_timeout=2, socket_timeout=5)
+    protocol = WorkerProtocol(client, settings.queue.max_attempts)
     try:
         runtime = WorkerRuntime.load(settings, protocol)
     except ModelLoadError as exc:

@@ -13,6 +13,7 @@ import sys
 import redis
 
 from jobs import protocol
+from jobs.connection import connect
 from worker.settings import WorkerSettings
 
 TIMEOUT_S = 3
@@ -20,8 +21,8 @@ TIMEOUT_S = 3
 
 def heartbeats(settings: WorkerSettings, hostname: str) -> list[str]:
     """The heartbeat keys of the workers running on `hostname`."""
-    with redis.Redis.from_url(
-        settings.queue.redis_url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+    with connect(
+        settings.queue, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
     ) as client:
         return [key.decode() for key in client.scan_iter(protocol.worker_key(f"{hostname}:*"))]
 

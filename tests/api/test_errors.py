@@ -79,6 +79,15 @@ CASES = [
             Case("no image", "invalid_request", 422, "POST", path, {"data": {"model": MODEL}}),
             Case("no worker", "no_models", 503, "POST", path, image(DOG), served=False),
             Case("redis down", "queue_unavailable", 503, "POST", path, image(DOG), redis_down=True),
+            Case(
+                "no replica confirms",  # this Redis has none; WAIT gives up after 50 ms
+                "queue_unavailable",
+                503,
+                "POST",
+                path,
+                image(DOG),
+                queue={"redis_min_replicas": 1, "redis_replica_timeout_ms": 50},
+            ),
         )
     ],
     Case("unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job"),

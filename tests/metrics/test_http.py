@@ -62,7 +62,7 @@ def test_an_oversized_upload_is_counted_with_its_413(client: TestClient) -> None
 
 
 def test_the_queue_depth_is_absent_when_redis_does_not_answer() -> None:
-    collector = QueueDepth(NO_REDIS)
+    collector = QueueDepth(QueueSettings(redis_url=NO_REDIS))
     try:
         assert list(collector.collect()) == []
     finally:

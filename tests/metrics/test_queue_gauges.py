@@ -15,6 +15,7 @@ import redis
 from api.metrics import QueueDepth, QueueReading, queue_gauges, read_queue
 from jobs import protocol
 from jobs.contract import QUEUE_NAME
+from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
 
 Gauges = dict[str, float]
@@ -80,7 +81,7 @@ def test_the_reads_find_what_the_services_wrote(redis_client: redis.Redis) -> No
 def test_the_collector_exports_all_three_from_redis(redis_client: redis.Redis) -> None:
     redis_client.zadd(protocol.QUEUED, {"job-a": 1.0, "job-b": 2.0})
     port = redis_client.connection_pool.connection_kwargs["port"]
-    collector = QueueDepth(f"redis://127.0.0.1:{port}/0")
+    collector = QueueDepth(QueueSettings(redis_url=f"redis://127.0.0.1:{port}/0"))
     try:
         values = as_values(list(collector.collect()))
     finally:

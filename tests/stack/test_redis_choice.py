@@ -3,11 +3,14 @@ one with a loud warning; a Redis without one, not set explicitly, is passed over
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from stack.processes import free_port
+from stack.processes import ROOT, free_port
 from stack.redis import EmbeddedRedis, choose, durability
 
 
@@ -59,3 +62,13 @@ def test_a_redis_without_append_only_file_is_passed_over_unless_set(
 def test_nothing_answering_means_the_embedded_redis() -> None:
     choice = choose(f"redis://127.0.0.1:{free_port()}/0", explicit=True)
     assert not choice.adopt and "nothing answers" in choice.reason
+
+
+def test_make_up_refuses_sentinels_it_would_not_follow() -> None:
+    """`make up` runs one Redis; with KENNEL_REDIS_SENTINELS set it says so and stops."""
+    env = {**os.environ, "KENNEL_REDIS_SENTINELS": f"127.0.0.1:{free_port()}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "stack"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert b"KENNEL_REDIS_SENTINELS is set" in done.stderr
