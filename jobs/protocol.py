@@ -405,14 +405,15 @@ class WorkerProtocol:
 
 
 # KEYS: due set, webhook queue. ARGV: now (epoch seconds), limit. Moves the retries that are
-# due back to the webhook queue, each once (even with several deliverers); returns how many.
+# due back to the webhook queue, each once (even with several deliverers); returns how many
+# still wait.
 RELEASE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, message in ipairs(due) do
   redis.call('ZREM', KEYS[1], message)
   redis.call('LPUSH', KEYS[2], message)
 end
-return #due
+return redis.call('ZCARD', KEYS[1])
 """
 
 
@@ -435,11 +436,8 @@ class WebhookProtocol:
         self.redis.zadd(WEBHOOKS_DUE, {webhook_message(url, body, webhook_id, attempt): due})
 
     def release_due(self, now: float, limit: int = 100) -> int:
+        """Queue the retries due by `now` (at most `limit`); how many still wait."""
         return int(self._release(keys=[WEBHOOKS_DUE, WEBHOOK_QUEUE_NAME], args=[now, limit]))
-
-    def waiting(self) -> int:
-        """Deliveries waiting for a retry."""
-        return int(self.redis.zcard(WEBHOOKS_DUE))
 
 
 def queue_length(client: redis.Redis) -> int:

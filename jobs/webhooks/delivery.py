@@ -43,6 +43,12 @@ class Delivery:
         return cls(url, body, new_message_id())
 
 
+def count_from_zero() -> None:
+    """Every outcome shows as 0 before the first delivery (dashboards see the series)."""
+    for outcome in Outcome:
+        WEBHOOK_DELIVERIES.labels(outcome)
+
+
 def backoff_s(attempt: int, settings: WebhookSettings, jitter: float = 0.1) -> float:
     """The wait after failed attempt `attempt` (1-based): doubling, capped, +-10% jitter."""
     base = min(settings.backoff_s * 2.0 ** (attempt - 1), settings.backoff_max_s)

@@ -12,7 +12,7 @@ from jobs import metrics
 from jobs.contract import WEBHOOK_QUEUE_NAME
 from jobs.protocol import WebhookProtocol
 from jobs.settings import QueueSettings
-from jobs.webhooks.delivery import http_client, signer_of
+from jobs.webhooks.delivery import count_from_zero, http_client, signer_of
 from jobs.webhooks.settings import WebhookSettings
 from jobs.webhooks.signing import InvalidSecret
 from worker.webhooks.app import create_celery
@@ -39,6 +39,7 @@ def main() -> None:
     with http_client(settings) as client:
         deliverer = Deliverer(protocol, settings, client, signer)
         app = create_celery(queue, settings, deliverer.deliver)
+        count_from_zero()
         metrics.serve(settings.metrics_port, settings.metrics_host, "KENNEL_WEBHOOK_METRICS_PORT")
         releaser.start()
         try:

@@ -16,6 +16,7 @@ import httpx
 
 from jobs.protocol import WebhookProtocol
 from jobs.webhooks.delivery import Delivery, Outcome, backoff_s, deliver_once
+from jobs.webhooks.metrics import WEBHOOK_RETRIES_WAITING
 from jobs.webhooks.settings import WebhookSettings
 from jobs.webhooks.signing import Signer
 
@@ -61,6 +62,6 @@ class RetryReleaser:
     def _run(self) -> None:
         while not self._stopping.wait(self.every_s):
             try:
-                self.protocol.release_due(time.time())
+                WEBHOOK_RETRIES_WAITING.set(self.protocol.release_due(time.time()))
             except Exception as exc:  # Redis away: the retries wait in Redis, try again soon
                 log.warning("releasing due webhook retries failed: %s", exc)
