@@ -24,6 +24,7 @@ from tests.metrics.scrape import scrape, value
 
 SECRET = "whsec_" + base64.b64encode(b"kennel-system-webhook-secret").decode()
 FAILURES = {"/flaky": 3}  # a path answers 500 this many times, then 200
+SLOW_FIRST = {"/slow": 5.0}  # a path answers its first request after this many seconds
 Requests = list[tuple[dict[str, str], bytes]]  # headers (lower-case names), body
 
 
@@ -52,6 +53,8 @@ def receiver() -> Iterator[Receiver]:
                 got = state.received.setdefault(self.path, [])
                 got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 failing = len(got) <= FAILURES.get(self.path, 0)
+                delay_s = SLOW_FIRST.get(self.path, 0) if len(got) == 1 else 0
+            time.sleep(delay_s)
             self.send_response(500 if failing else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -145,3 +148,16 @@ def test_a_failed_jobs_webhook_carries_its_error(
     job = verified(*delivery)
     assert job["id"] == job_id and job["status"] == "failed"
     assert job["error"]["code"] == "decode_failed" and job["error"]["message"]
+
+
+def test_a_delivery_whose_deliverer_dies_mid_try_is_made_again_with_the_same_id(
+    hooked: LocalSystem, receiver: Receiver, dog_jpeg: bytes
+) -> None:
+    assert hooked.webhooks is not None
+    submit(hooked, dog_jpeg, webhook=f"{receiver.url}/slow")
+    receiver.wait("/slow", 1)  # the receiver holds this try for 5 s
+    hooked.webhooks.kill()  # SIGKILL: the message is neither acknowledged nor lost
+    hooked.webhooks.start()
+    first, second = receiver.wait("/slow", 2)  # after the redelivery timeout (5 s here)
+    assert first[0]["webhook-id"] == second[0]["webhook-id"] and first[1] == second[1]
+    assert verified(*second)["status"] == "succeeded"
