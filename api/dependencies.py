@@ -13,8 +13,9 @@ from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.client import JobClient
 from jobs.contract import Webhook, WebhookEvent
+from jobs.metrics import JOBS_REJECTED
 from jobs.webhooks.settings import WebhookSettings
-from jobs.webhooks.targets import MAX_URL_LENGTH, check_url
+from jobs.webhooks.targets import MAX_URL_LENGTH, WebhookNotAllowed, check_url
 
 FIELDS = ("image", "model", "top_k", "webhook", "webhook_events")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
@@ -81,8 +82,11 @@ async def requested_webhook(
         raise InvalidRequest(
             f"webhook_events: a comma list of {', '.join(sorted(known))}; got {events!r}."
         )
-    # The URL's host is resolved: blocking, so off the event loop.
-    await run_in_threadpool(check_url, url, settings.allow_private)
+    try:  # the URL's host is resolved: blocking, so off the event loop
+        await run_in_threadpool(check_url, url, settings.allow_private)
+    except WebhookNotAllowed as exc:
+        JOBS_REJECTED.labels("api", exc.code.value).inc()  # as JobClient counts its refusals
+        raise
     return Webhook(url=url, events=[WebhookEvent(name) for name in dict.fromkeys(names)])
 
 
