@@ -19,13 +19,17 @@ from worker.webhooks.app import create_celery
 from worker.webhooks.deliverer import Deliverer, RetryReleaser
 
 log = logging.getLogger("worker.webhooks")
+# A line per delivery (Celery's "received", "succeeded in", httpx's request): counted in the
+# metrics instead; their warnings still show.
+PER_DELIVERY_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "httpx")
 
 
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+    for name in PER_DELIVERY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     queue, settings = QueueSettings(), WebhookSettings()
     try:
         signer = signer_of(settings)

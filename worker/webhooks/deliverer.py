@@ -51,6 +51,7 @@ class RetryReleaser:
         self.every_s = every_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-retries", daemon=True)
+        self._failing = False  # log an outage once, not every tick
 
     def start(self) -> None:
         self._thread.start()
@@ -64,4 +65,12 @@ class RetryReleaser:
             try:
                 WEBHOOK_RETRIES_WAITING.set(self.protocol.release_due(time.time()))
             except Exception as exc:  # Redis away: the retries wait in Redis, try again soon
-                log.warning("releasing due webhook retries failed: %s", exc)
+                if not self._failing:
+                    log.warning(
+                        "releasing due webhook retries failed (until Redis answers): %s", exc
+                    )
+                self._failing = True
+            else:
+                if self._failing:
+                    log.info("releasing due webhook retries again")
+                self._failing = False
