@@ -78,7 +78,7 @@ async def requested_webhook(
         return None
     names = [name.strip() for name in (events or WebhookEvent.COMPLETED).split(",")]
     known = {event.value for event in WebhookEvent}
-    if not names or not set(names) <= known:
+    if not set(names) <= known:
         raise InvalidRequest(
             f"webhook_events: a comma list of {', '.join(sorted(known))}; got {events!r}."
         )
