@@ -129,12 +129,16 @@ def _celery_message(
 
 
 def _webhook_template() -> str:
-    """The webhook task's message for the Lua `notify` step to fill in: Lua has no base64, so
-    its body is plain JSON (kombu reads a message without `body_encoding` as is)."""
-    message = _celery_message(WEBHOOK_TASK_NAME, "", WEBHOOK_QUEUE_NAME, [], {})
+    """The webhook task's message as a Lua `string.format` pattern: `%s` for the body (a JSON
+    string) and then the task id, four times. Lua has no base64, so the body is plain JSON
+    (kombu reads a message without `body_encoding` as is)."""
+    message = _celery_message(WEBHOOK_TASK_NAME, "@ID@", WEBHOOK_QUEUE_NAME, [], {})
     del message["properties"]["body_encoding"]
+    message["body"] = "@BODY@"
+    message["properties"]["delivery_tag"] = "@ID@"
     message["headers"]["argsrepr"] = message["headers"]["origin"] = "notify"
-    return json.dumps(message)
+    text = json.dumps(message).replace("%", "%%")
+    return text.replace('"@BODY@"', "%s").replace("@ID@", "%s")
 
 
 # A Lua function for the scripts below: if the job's webhook asks for `event`, queue its
@@ -148,15 +152,13 @@ local function notify(raw, job, event, tag)
   for _, wanted in ipairs(hook.events) do
     if wanted == event then
       local id = 'msg_' .. job.id .. '_' .. tag
-      local message = cjson.decode([==[{_webhook_template()}]==])
+      local task = id .. '.1'
       local embed = {{callbacks = cjson.null, errbacks = cjson.null, chain = cjson.null,
         chord = cjson.null}}
-      message.body = cjson.encode({{{{hook.url, raw, id, 1}}, {{}}, embed}})
-      message.headers.id = id .. '.1'
-      message.headers.root_id = id .. '.1'
-      message.properties.correlation_id = id .. '.1'
-      message.properties.delivery_tag = id .. '.1'
-      redis.call('LPUSH', '{WEBHOOK_QUEUE_NAME}', cjson.encode(message))
+      local body = cjson.encode({{{{hook.url, raw, id, 1}}, {{}}, embed}})
+      local message = string.format([==[{_webhook_template()}]==], cjson.encode(body), task,
+        task, task, task)
+      redis.call('LPUSH', '{WEBHOOK_QUEUE_NAME}', message)
       return
     end
   end
