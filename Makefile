@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: up bot test test-fast lint lint-deps format models serving-deps bot-deps test-deps data \
 	train export evaluate loadtest bench loadtest-deps tune pretrain mlflow-ui reproduce-seed
 
-up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker and the API in the foreground
+up: serving-deps ## run Redis (or use KENNEL_REDIS_URL), a worker, the webhook deliverer and the API
 	$(PY) -m stack
 
 bot: bot-deps ## run the Telegram bot (needs KENNEL_BOT_TOKEN and a running kennel; docs/bot.md)

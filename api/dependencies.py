@@ -6,13 +6,18 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.client import JobClient
+from jobs.contract import Webhook, WebhookEvent
+from jobs.metrics import JOBS_REJECTED
+from jobs.webhooks.settings import WebhookSettings
+from jobs.webhooks.targets import MAX_URL_LENGTH, WebhookNotAllowed, check_url
 
-FIELDS = ("image", "model", "top_k")
+FIELDS = ("image", "model", "top_k", "webhook", "webhook_events")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
 MAX_MODEL_CHARS = 100
 
@@ -38,9 +43,51 @@ async def submission(
     top_k: Annotated[
         int, Form(ge=1, le=1000, description="How many predictions: a plain integer.")
     ] = 5,
+    webhook: Annotated[
+        str | None,
+        Form(
+            max_length=MAX_URL_LENGTH,
+            description="An http(s) URL kennel POSTs the job's JSON to (signed), at the events "
+            "of `webhook_events`.",
+        ),
+    ] = None,
+    webhook_events: Annotated[
+        str | None,
+        Form(
+            max_length=100,
+            description="Comma list of `running`, `completed` (any end); default `completed`.",
+        ),
+    ] = None,
 ) -> Submission:
     await check_form(request)
-    return Submission(data=await image.read(), model=model or settings.default_model, top_k=top_k)
+    return Submission(
+        data=await image.read(),
+        model=model or settings.default_model,
+        top_k=top_k,
+        webhook=await requested_webhook(webhook, webhook_events, settings.webhook),
+    )
+
+
+async def requested_webhook(
+    url: str | None, events: str | None, settings: WebhookSettings
+) -> Webhook | None:
+    """The form's webhook: known events, and a URL kennel may call (422 webhook_not_allowed)."""
+    if url is None:
+        if events is not None:
+            raise InvalidRequest("webhook_events: give a `webhook` URL with it.")
+        return None
+    names = [name.strip() for name in (events or WebhookEvent.COMPLETED).split(",")]
+    known = {event.value for event in WebhookEvent}
+    if not set(names) <= known:
+        raise InvalidRequest(
+            f"webhook_events: a comma list of {', '.join(sorted(known))}; got {events!r}."
+        )
+    try:  # the URL's host is resolved: blocking, so off the event loop
+        await run_in_threadpool(check_url, url, settings.allow_private)
+    except WebhookNotAllowed as exc:
+        JOBS_REJECTED.labels("api", exc.code.value).inc()  # as JobClient counts its refusals
+        raise
+    return Webhook(url=url, events=[WebhookEvent(name) for name in dict.fromkeys(names)])
 
 
 async def check_form(request: Request) -> None:

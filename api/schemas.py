@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jobs.contract import Job, ModelInfo, Prediction
+from jobs.contract import Job, ModelInfo, Prediction, Webhook
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class Submission:
     data: bytes
     model: str
     top_k: int
+    webhook: Webhook | None = None
 
 
 class PredictResponse(BaseModel):
@@ -58,8 +59,9 @@ ERROR_DESCRIPTIONS = {
     408: "The upload (headers or body) took too long: `upload_too_slow`.",
     413: "Too large: `file_too_large`, `too_many_pixels`.",
     415: "Not an image kennel reads: `not_an_image`.",
-    422: "Invalid: `invalid_request`, `empty_file`, `bad_aspect_ratio`, `unknown_model`; "
-    "from /predict also `decode_failed`.",
+    422: "Invalid: `invalid_request`, `empty_file`, `bad_aspect_ratio`, `unknown_model`, "
+    "`webhook_not_allowed` (a webhook URL to a private, loopback or link-local address); from "
+    "/predict also `decode_failed`.",
     500: "The model failed on this image's batch: `inference_failed`.",
     503: "Redis unreachable (`queue_unavailable`), no worker serves (`no_models`), or, from "
     "/predict, the image expired before a worker took it (`image_expired`).",

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobs.settings import QueueSettings
+from jobs.webhooks.settings import WebhookSettings
 
 
 class ApiSettings(BaseSettings):
@@ -32,3 +33,4 @@ class ApiSettings(BaseSettings):
         False, description="Log a line per request (off: the hot path; requests are in /metrics)."
     )
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)

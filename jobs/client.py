@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import protocol
 from jobs.connection import RedisTarget
-from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo
+from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, Webhook
 from jobs.errors import JobsError, NoModelsServed, NotReplicated, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
@@ -92,11 +92,17 @@ class JobClient:
         await self._redis.aclose()
 
     async def submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None = None,
+        webhook: Webhook | None = None,
     ) -> Job:
         """Check the image, store it and the job record, then queue the job by reference."""
         try:
-            job = await self._submit(data, model, top_k, source, owner)
+            job = await self._submit(data, model, top_k, source, owner, webhook)
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
@@ -104,10 +110,16 @@ class JobClient:
         return job
 
     async def _submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None,
+        webhook: Webhook | None,
     ) -> Job:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source, owner=owner)
+        job = Job(model=model, top_k=top_k, source=source, owner=owner, webhook=webhook)
         async with outage_as_unavailable():
             await self._check_model(model)
             await self._store(job, data)

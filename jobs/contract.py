@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 
 TASK_NAME = "kennel.classify"
 QUEUE_NAME = "kennel"
+# Webhook deliveries: their own task and queue, consumed by `python -m worker.webhooks`.
+WEBHOOK_TASK_NAME = "kennel.webhook"
+WEBHOOK_QUEUE_NAME = "kennel.webhooks"
 
 
 class JobStatus(StrEnum):
@@ -76,6 +79,18 @@ class JobError(BaseModel):
     message: str
 
 
+class WebhookEvent(StrEnum):
+    """When a job's webhook is called: a worker starts it, or it ends (any terminal state)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class Webhook(BaseModel):
+    url: str = Field(description="Where kennel POSTs the job's JSON, signed (Standard Webhooks).")
+    events: list[WebhookEvent] = Field(min_length=1)
+
+
 class Job(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     status: JobStatus = JobStatus.QUEUED
@@ -94,6 +109,7 @@ class Job(BaseModel):
     worker: str | None = Field(None, description="The worker running it, while it runs.")
     result: JobResult | None = None
     error: JobError | None = None
+    webhook: Webhook | None = Field(None, description="Called at the events it names.")
 
 
 class ModelInfo(BaseModel):

@@ -8,6 +8,8 @@ Written once as steps, used by the API and the bot (`JobClient`), the worker and
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
+    notify   (inside start and finish)   queues the job's webhook delivery with the transition
+    retry    deliverer  a failed delivery waits in a sorted set, then goes back to its queue
 
 All but rescue are Lua scripts, so each is atomic; start, finish and reap are guarded: an ended
 job is never written again, so a late duplicate delivery or a worker that wakes after being given
@@ -34,7 +36,18 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from jobs.contract import QUEUE_NAME, TASK_NAME, ErrorCode, Job, JobStatus, ModelInfo, utcnow
+from jobs.contract import (
+    QUEUE_NAME,
+    TASK_NAME,
+    WEBHOOK_QUEUE_NAME,
+    WEBHOOK_TASK_NAME,
+    ErrorCode,
+    Job,
+    JobStatus,
+    ModelInfo,
+    WebhookEvent,
+    utcnow,
+)
 
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers announce them
@@ -46,6 +59,8 @@ ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its model
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
 # and has not acknowledged sit in this hash until acknowledged or restored.
 UNACKED = "unacked"
+# zset: webhook deliveries waiting to be tried again (their Celery messages), by due time.
+WEBHOOKS_DUE = f"{PREFIX}:webhooks:due"
 
 ENDED = tuple(status for status in JobStatus if status.is_terminal())
 _ENDED_LUA = "{" + ", ".join(f"[{json.dumps(s.value)}] = true" for s in ENDED) + "}"
@@ -84,9 +99,89 @@ redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 redis.call('LPUSH', KEYS[4], ARGV[7])
 """
 
+
+def _celery_message(
+    task: str, task_id: str, queue: str, args: list[Any], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """A Celery message as Celery's Redis transport (kombu) stores it in `queue`'s list
+    (Celery task protocol 2, JSON, base64 body): pushed with a step's own writes, so that
+    step needs no Celery client."""
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    body = base64.b64encode(json.dumps([args, kwargs, embed]).encode()).decode()
+    headers = {
+        "lang": "py",
+        "task": task,
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "timelimit": [None, None],
+        "argsrepr": repr(args),
+        "kwargsrepr": repr(kwargs),
+        "origin": f"{os.getpid()}@{socket.gethostname()}",
+        "ignore_result": True,
+    }
+    properties = {
+        "correlation_id": task_id,
+        "delivery_mode": 2,
+        "delivery_info": {"exchange": "", "routing_key": queue},
+        "priority": 0,
+        "body_encoding": "base64",
+        "delivery_tag": str(uuid.uuid4()),
+    }
+    return {
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": headers,
+        "properties": properties,
+    }
+
+
+def _webhook_template() -> str:
+    """The webhook task's message as a Lua `string.format` pattern: `%s` for the body (a JSON
+    string) and then the task id, four times. Lua has no base64, so the body is plain JSON
+    (kombu reads a message without `body_encoding` as is)."""
+    message = _celery_message(WEBHOOK_TASK_NAME, "@ID@", WEBHOOK_QUEUE_NAME, [], {})
+    del message["properties"]["body_encoding"]
+    message["body"] = "@BODY@"
+    message["properties"]["delivery_tag"] = "@ID@"
+    message["headers"]["argsrepr"] = message["headers"]["origin"] = "notify"
+    text = json.dumps(message).replace("%", "%%")
+    return text.replace('"@BODY@"', "%s").replace("@ID@", "%s")
+
+
+# A Lua function for the scripts below: if the job's webhook asks for `event`, queue its
+# delivery (the webhook task's arguments: url, the record as it stands, webhook id, attempt 1)
+# in the same script as the transition, so no job changes state without its webhook queued.
+# The webhook id names the job and the event (`tag`), the same on every retry of it.
+_NOTIFY_LUA = f"""
+local function notify(raw, job, event, tag)
+  local hook = job.webhook
+  if type(hook) ~= 'table' then return end
+  for _, wanted in ipairs(hook.events) do
+    if wanted == event then
+      local id = 'msg_' .. job.id .. '_' .. tag
+      local task = id .. '.1'
+      local embed = {{callbacks = cjson.null, errbacks = cjson.null, chain = cjson.null,
+        chord = cjson.null}}
+      local body = cjson.encode({{{{hook.url, raw, id, 1}}, {{}}, embed}})
+      local message = string.format([==[{_webhook_template()}]==], cjson.encode(body), task,
+        task, task, task)
+      redis.call('LPUSH', '{WEBHOOK_QUEUE_NAME}', message)
+      return
+    end
+  end
+end
+"""
+_RUNNING, _COMPLETED = WebhookEvent.RUNNING.value, WebhookEvent.COMPLETED.value
+
 # KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
 # prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
-START = f"""
+START = f"""{_NOTIFY_LUA}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {{'missing'}} end
 local job = cjson.decode(raw)
@@ -105,6 +200,7 @@ if job.attempts >= tonumber(ARGV[4]) then
   redis.call('SET', KEYS[1], raw, 'KEEPTTL')
   redis.call('DEL', KEYS[2])
   redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
+  notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
   return {{'poison', raw}}
 end
 job.status = 'running'
@@ -114,13 +210,14 @@ job.worker = ARGV[2]
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('SADD', KEYS[4], ARGV[1])
+notify(raw, job, '{_RUNNING}', '{_RUNNING}_' .. job.attempts)
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
 
 # KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
 # wake waiters here; 0: the caller publishes once for a whole batch).
 # Returns the ended record, or nil when the job had already ended (or expired): nothing written.
-FINISH = f"""
+FINISH = f"""{_NOTIFY_LUA}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local job = cjson.decode(raw)
@@ -141,6 +238,7 @@ redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
+notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
 return raw
 """
 
@@ -196,44 +294,17 @@ def _text(value: bytes | str) -> str:
 
 
 def queue_message(job_id: str, suspect: bool = False) -> str:
-    """The Celery message that runs `kennel.classify(job_id)`, as Celery's Redis transport
-    (kombu) stores it (Celery task protocol 2, JSON, base64 body): pushed with the job's own
+    """The Celery message that runs `kennel.classify(job_id)`: pushed with the job's own
     writes, so submitting is one round trip and needs no Celery client."""
     kwargs = {"suspect": True} if suspect else {}
-    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-    body = base64.b64encode(json.dumps([[job_id], kwargs, embed]).encode()).decode()
-    headers = {
-        "lang": "py",
-        "task": TASK_NAME,
-        "id": job_id,
-        "root_id": job_id,
-        "parent_id": None,
-        "group": None,
-        "retries": 0,
-        "eta": None,
-        "expires": None,
-        "timelimit": [None, None],
-        "argsrepr": repr([job_id]),
-        "kwargsrepr": repr(kwargs),
-        "origin": f"{os.getpid()}@{socket.gethostname()}",
-        "ignore_result": True,
-    }
-    properties = {
-        "correlation_id": job_id,
-        "delivery_mode": 2,
-        "delivery_info": {"exchange": "", "routing_key": QUEUE_NAME},
-        "priority": 0,
-        "body_encoding": "base64",
-        "delivery_tag": str(uuid.uuid4()),
-    }
-    message = {
-        "body": body,
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": headers,
-        "properties": properties,
-    }
-    return json.dumps(message)
+    return json.dumps(_celery_message(TASK_NAME, job_id, QUEUE_NAME, [job_id], kwargs))
+
+
+def webhook_message(url: str, body: str, webhook_id: str, attempt: int) -> str:
+    """The Celery message for one more try of a webhook delivery (see `WebhookProtocol`)."""
+    task_id = f"{webhook_id}.{attempt}"
+    args = [url, body, webhook_id, attempt]
+    return json.dumps(_celery_message(WEBHOOK_TASK_NAME, task_id, WEBHOOK_QUEUE_NAME, args, {}))
 
 
 def store_job(
@@ -363,6 +434,42 @@ class WorkerProtocol:
             return True
         self.redis.zrem(QUEUED, job_id)  # expired, or started meanwhile
         return False
+
+
+# KEYS: due set, webhook queue. ARGV: now (epoch seconds), limit. Moves the retries that are
+# due back to the webhook queue, each once (even with several deliverers); returns how many
+# still wait.
+RELEASE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, message in ipairs(due) do
+  redis.call('ZREM', KEYS[1], message)
+  redis.call('LPUSH', KEYS[2], message)
+end
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+class WebhookProtocol:
+    """The deliverer's steps. A failed delivery is not retried with Celery's countdown (the
+    message would sit unacknowledged in the deliverer and, past the visibility timeout, be
+    delivered again by kombu): its next try goes into a sorted set by due time, the message is
+    acknowledged, and `release_due` puts it back on the queue when it is due."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._release = client.register_script(RELEASE_DUE)
+
+    @classmethod
+    def connect(cls, redis_url: str) -> WebhookProtocol:
+        return cls(redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5))
+
+    def retry_later(self, url: str, body: str, webhook_id: str, attempt: int, due: float) -> None:
+        """Try attempt number `attempt` of this delivery at `due` (epoch seconds)."""
+        self.redis.zadd(WEBHOOKS_DUE, {webhook_message(url, body, webhook_id, attempt): due})
+
+    def release_due(self, now: float, limit: int = 100) -> int:
+        """Queue the retries due by `now` (at most `limit`); how many still wait."""
+        return int(self._release(keys=[WEBHOOKS_DUE, WEBHOOK_QUEUE_NAME], args=[now, limit]))
 
 
 def queue_length(client: redis.Redis) -> int:

@@ -1,4 +1,5 @@
-"""python -m stack (`make up`): Redis, one worker and the API, in the foreground."""
+"""python -m stack (`make up`): Redis, one worker, the webhook deliverer and the API, in the
+foreground."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def main() -> None:
             redis.reason,
             system.redis_url,
         )
-    log.info("Starting a worker and the API (logs in var/logs) ...")
+    log.info("Starting a worker, the webhook deliverer and the API (logs in var/logs) ...")
     try:
         system.start()
         _banner(system)

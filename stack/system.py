@@ -55,6 +55,8 @@ class LocalSystem:
         self.workers: list[Service] = []
         self.worker_metrics_ports: list[int] = []  # one per worker; see docs/metrics.md
         self.api: Service | None = None
+        self.webhooks: Service | None = None  # the webhook deliverer (python -m worker.webhooks)
+        self.webhooks_metrics_port = free_port()
         self._restart_workers = restart_workers
         self._min_uptime_s = min_worker_uptime_s
         self._stopping = threading.Event()
@@ -77,6 +79,16 @@ class LocalSystem:
         for _ in range(self.n_workers):
             self.add_worker(wait=False)
         self.wait_for_workers(self.n_workers)
+        self.webhooks = Service(
+            "webhooks",
+            [sys.executable, "-m", "worker.webhooks"],
+            self.log_dir,
+            {
+                **self.service_env,
+                "KENNEL_WEBHOOK_METRICS_PORT": str(self.webhooks_metrics_port),
+                "KENNEL_WEBHOOK_METRICS_HOST": "127.0.0.1",
+            },
+        ).start()
         self.api = Service(
             "api",
             [sys.executable, "-m", "api"],
@@ -152,11 +164,14 @@ class LocalSystem:
         return {
             "kennel-api": [f"{self.api_host}:{self.api_port}"],
             "kennel-worker": [f"127.0.0.1:{port}" for port in self.worker_metrics_ports],
+            "kennel-webhooks": [f"127.0.0.1:{self.webhooks_metrics_port}"],
         }
 
     def services(self) -> list[Service]:
-        """Every service started, in stopping order: the API, the workers, then Redis."""
+        """Every service started, in stopping order: the API, the workers, the webhook
+        deliverer, then Redis."""
         running = [*([self.api] if self.api else []), *self.workers]
+        running += [self.webhooks] if self.webhooks else []
         return [*running, *([self.embedded.service] if self.embedded else [])]
 
     def metrics_urls(self) -> dict[str, str]:
@@ -164,6 +179,7 @@ class LocalSystem:
         urls = {"api": f"{self.api_url}/metrics"}
         for worker, port in zip(self.workers, self.worker_metrics_ports, strict=True):
             urls[worker.name] = f"http://127.0.0.1:{port}/metrics"
+        urls["webhooks"] = f"http://127.0.0.1:{self.webhooks_metrics_port}/metrics"
         return urls
 
     def stop(self) -> None:

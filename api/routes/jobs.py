@@ -35,7 +35,9 @@ async def submit_job(
         str | None, Header(description="`wait=S` (RFC 7240): answer 200 if it ends within S s.")
     ] = None,
 ) -> Response:
-    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
+    job = await jobs.submit(
+        form.data, form.model, form.top_k, "api", owner=owner_of(client), webhook=form.webhook
+    )
     headers = {"Location": f"/jobs/{job.id}"}
     wait_s = wait_preference(prefer)
     if wait_s is None:

@@ -21,7 +21,9 @@ router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 async def predict(
     form: Form_, jobs: Jobs, settings: Settings, client: Caller
 ) -> PredictResponse | Response:
-    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
+    job = await jobs.submit(
+        form.data, form.model, form.top_k, "api", owner=owner_of(client), webhook=form.webhook
+    )
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)

@@ -77,6 +77,30 @@ CASES = [
             Case("model", "unknown_model", 422, "POST", path, image(DOG, model="nope")),
             Case("top_k", "invalid_request", 422, "POST", path, image(DOG, top_k="0")),
             Case("no image", "invalid_request", 422, "POST", path, {"data": {"model": MODEL}}),
+            Case(
+                "private webhook",
+                "webhook_not_allowed",
+                422,
+                "POST",
+                path,
+                image(DOG, webhook="http://127.0.0.1:8000/hook"),
+            ),
+            Case(
+                "webhook event",
+                "invalid_request",
+                422,
+                "POST",
+                path,
+                image(DOG, webhook="https://example.com/hook", webhook_events="running,done"),
+            ),
+            Case(
+                "webhook events alone",
+                "invalid_request",
+                422,
+                "POST",
+                path,
+                image(DOG, webhook_events="completed"),
+            ),
             Case("no worker", "no_models", 503, "POST", path, image(DOG), served=False),
             Case("redis down", "queue_unavailable", 503, "POST", path, image(DOG), redis_down=True),
             Case(
@@ -130,7 +154,6 @@ TESTED_ELSEWHERE = {
     "poison": "tests/system/test_poison.py",
     "image_expired": "tests/jobs/test_protocol.py",
     "inference_failed": "tests/bot/test_replies.py",
-    "webhook_not_allowed": "tests/jobs/test_webhook_targets.py",
 }
 
 

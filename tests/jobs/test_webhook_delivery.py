@@ -12,7 +12,14 @@ import pytest
 from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
-from jobs.webhooks.delivery import Delivery, Outcome, backoff_s, deliver, http_client
+from jobs.webhooks.delivery import (
+    Delivery,
+    Outcome,
+    backoff_s,
+    deliver_once,
+    http_client,
+    signer_of,
+)
 from jobs.webhooks.settings import WebhookSettings
 
 SECRET = "whsec_" + base64.b64encode(b"kennel-delivery-test-secret!").decode()
@@ -73,15 +80,24 @@ def count(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def tries(delivery: Delivery, config: WebhookSettings) -> list[Outcome]:
+    """Try until an outcome other than RETRIED, as the deliverer does (without the waits)."""
+    outcomes: list[Outcome] = []
+    with http_client(config) as client:
+        while not outcomes or outcomes[-1] == Outcome.RETRIED:
+            attempt = Delivery(delivery.url, delivery.body, delivery.message_id, len(outcomes) + 1)
+            outcomes.append(deliver_once(attempt, config, client, signer_of(config)))
+    return outcomes
+
+
 def test_the_fourth_delivery_reaches_a_receiver_that_failed_three_times(
     flaky_receiver: Receiver,
 ) -> None:
     delivered_before = count("kennel_webhook_deliveries_total", outcome="delivered")
+    retried_before = count("kennel_webhook_deliveries_total", outcome="retried")
     errors_before = count("kennel_webhook_attempts_total", result="http_error")
-    waits: list[float] = []
-    with http_client(settings()) as client:
-        outcome = deliver(Delivery.of(flaky_receiver.url, BODY), settings(), client, waits.append)
-    assert outcome == Outcome.DELIVERED
+    outcomes = tries(Delivery.of(flaky_receiver.url, BODY), settings())
+    assert outcomes == [Outcome.RETRIED] * 3 + [Outcome.DELIVERED]
     assert len(flaky_receiver.received) == 4
     assert {h["webhook-id"] for h, _ in flaky_receiver.received} == {
         flaky_receiver.received[0][0]["webhook-id"]
@@ -89,19 +105,17 @@ def test_the_fourth_delivery_reaches_a_receiver_that_failed_three_times(
     for headers, body in flaky_receiver.received:
         assert body == BODY
         assert Webhook(SECRET).verify(body, headers) == {"id": "job1", "status": "succeeded"}
-    assert len(waits) == 3 and waits[0] < waits[1] < waits[2]  # exponential backoff
     assert count("kennel_webhook_deliveries_total", outcome="delivered") == delivered_before + 1
+    assert count("kennel_webhook_deliveries_total", outcome="retried") == retried_before + 3
     assert count("kennel_webhook_attempts_total", result="http_error") == errors_before + 3
 
 
-def test_after_the_last_attempt_the_delivery_fails(flaky_receiver: Receiver) -> None:
-    failed_before = count("kennel_webhook_deliveries_total", outcome="failed")
-    few = settings(max_attempts=3)
-    with http_client(few) as client:
-        outcome = deliver(Delivery.of(flaky_receiver.url, BODY), few, client)
-    assert outcome == Outcome.FAILED
+def test_after_the_last_attempt_the_delivery_is_given_up(flaky_receiver: Receiver) -> None:
+    gave_up_before = count("kennel_webhook_deliveries_total", outcome="gave_up")
+    outcomes = tries(Delivery.of(flaky_receiver.url, BODY), settings(max_attempts=3))
+    assert outcomes == [Outcome.RETRIED, Outcome.RETRIED, Outcome.GAVE_UP]
     assert len(flaky_receiver.received) == 3
-    assert count("kennel_webhook_deliveries_total", outcome="failed") == failed_before + 1
+    assert count("kennel_webhook_deliveries_total", outcome="gave_up") == gave_up_before + 1
 
 
 def test_an_unreachable_receiver_is_retried_then_given_up() -> None:
@@ -109,17 +123,15 @@ def test_an_unreachable_receiver_is_retried_then_given_up() -> None:
     url = state.url
     server.server_close()  # nothing listens there now
     network_before = count("kennel_webhook_attempts_total", result="network_error")
-    two = settings(max_attempts=2)
-    with http_client(two) as client:
-        assert deliver(Delivery.of(url, BODY), two, client) == Outcome.FAILED
+    outcomes = tries(Delivery.of(url, BODY), settings(max_attempts=2))
+    assert outcomes == [Outcome.RETRIED, Outcome.GAVE_UP]
     assert count("kennel_webhook_attempts_total", result="network_error") == network_before + 2
 
 
 def test_a_private_url_is_refused_at_delivery_without_a_request(flaky_receiver: Receiver) -> None:
     refused_before = count("kennel_webhook_deliveries_total", outcome="refused")
     strict = settings(allow_private=False)
-    with http_client(strict) as client:
-        assert deliver(Delivery.of(flaky_receiver.url, BODY), strict, client) == Outcome.REFUSED
+    assert tries(Delivery.of(flaky_receiver.url, BODY), strict) == [Outcome.REFUSED]
     assert flaky_receiver.received == []
     assert count("kennel_webhook_deliveries_total", outcome="refused") == refused_before + 1
 
@@ -127,12 +139,11 @@ def test_a_private_url_is_refused_at_delivery_without_a_request(flaky_receiver: 
 def test_without_a_secret_deliveries_carry_an_id_but_no_signature() -> None:
     server, state = receiver_server(failures=0)
     try:
-        unsigned = settings(secret=None)
-        with http_client(unsigned) as client:
-            assert deliver(Delivery.of(state.url, BODY), unsigned, client) == Outcome.DELIVERED
+        outcomes = tries(Delivery.of(state.url, BODY), settings(secret=None))
     finally:
         server.shutdown()
         server.server_close()
+    assert outcomes == [Outcome.DELIVERED]
     headers, _ = state.received[0]
     assert headers["webhook-id"].startswith("msg_")
     assert "webhook-signature" not in headers

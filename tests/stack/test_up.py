@@ -30,7 +30,7 @@ def test_python_m_stack_runs_the_whole_system_and_ctrl_c_stops_it(tmp_path: Path
     try:
         _wait_for_banner(tmp_path / "up.log", up)
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) == 3  # redis-server, worker, API
+        assert len(children) == 4  # redis-server, worker, webhook deliverer, API
         response = httpx.post(
             f"http://127.0.0.1:{port}/predict",
             files={"image": photo("grad_dog_cat.jfif").data},
