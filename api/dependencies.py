@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Header, Request, UploadFile
 
 from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
+from jobs.admission import MAX_IDEMPOTENCY_KEY_CHARS
 from jobs.client import JobClient
 
 FIELDS = ("image", "model", "top_k")
@@ -38,9 +39,14 @@ async def submission(
     top_k: Annotated[
         int, Form(ge=1, le=1000, description="How many predictions: a plain integer.")
     ] = 5,
+    deadline_s: Annotated[
+        float | None,
+        Form(gt=0, description="Refused (429 deadline_unreachable) past the expected wait."),
+    ] = None,
 ) -> Submission:
     await check_form(request)
-    return Submission(data=await image.read(), model=model or settings.default_model, top_k=top_k)
+    data = await image.read()
+    return Submission(data, model or settings.default_model, top_k, deadline_s)
 
 
 async def check_form(request: Request) -> None:
@@ -57,6 +63,15 @@ async def check_form(request: Request) -> None:
         raise InvalidRequest("top_k: give a plain integer from 1 to 1000, such as 5.")
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        description="The same key (per API client) within KENNEL_IDEMPOTENCY_TTL_S answers "
+        "the job it made (200) and stores nothing; with another image, 422.",
+    ),
+]
 Jobs = Annotated[JobClient, Depends(job_client)]
 Settings = Annotated[ApiSettings, Depends(api_settings)]
 Form_ = Annotated[Submission, Depends(submission)]

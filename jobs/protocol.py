@@ -2,7 +2,8 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              record, image, queued set and queue message: one MULTI
+    submit   client  -> queued              admission bounds, idempotency, record, image, queued
+                                            set, waiting accounting and queue message: one script
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
@@ -23,6 +24,7 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,13 +34,29 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from jobs.contract import QUEUE_NAME, TASK_NAME, ErrorCode, Job, JobStatus, ModelInfo, utcnow
+from jobs.contract import (
+    QUEUE_NAME,
+    READ_TIME_FIELDS,
+    TASK_NAME,
+    ErrorCode,
+    Job,
+    JobStatus,
+    ModelInfo,
+    utcnow,
+)
+from jobs.settings import QueueSettings
 
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers announce them
 WORKERS = f"{PREFIX}:workers"  # set: every worker that announced and has not retired
 WORKER_PATTERN = f"{PREFIX}:worker:*"
 QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submission time
+# The admission accounting (jobs waiting for each model, image bytes waiting), kept by the
+# ENTER/LEAVE fragments below and nowhere else.
+WAITING_SIZES = f"{PREFIX}:waiting-sizes"  # hash: waiting job id -> its image's bytes
+WAITING_BYTES = f"{PREFIX}:waiting-bytes"  # string: the sum of WAITING_SIZES
+# Recent throughput: jobs of a model ended in each second, kept this long (see `QueueState`).
+THROUGHPUT_WINDOW_S = 60
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
@@ -57,6 +75,21 @@ def image_key(job_id: str) -> str:
     return f"{PREFIX}:image:{job_id}"
 
 
+def waiting_key(model: str) -> str:
+    """The zset of a model's waiting jobs, scored by their image's expiry (so: in order)."""
+    return f"{PREFIX}:waiting:{model}"
+
+
+def ended_key(model: str, second: int) -> str:
+    """How many jobs of `model` ended in that Unix second (expires after the window)."""
+    return f"{PREFIX}:ended:{model}:{second}"
+
+
+def idempotency_key(digest: str) -> str:
+    """`job-id fingerprint` of the job an Idempotency-Key (hashed with its owner) made."""
+    return f"{PREFIX}:idempotency:{digest}"
+
+
 def worker_key(name: str) -> str:
     """Exists while the worker's heartbeat is fresh; holds the names of its models."""
     return f"{PREFIX}:worker:{name}"
@@ -72,14 +105,72 @@ def timestamp(moment: datetime | None = None) -> str:
     return (moment or utcnow()).isoformat().replace("+00:00", "Z")
 
 
+# Shared by the scripts: a job enters or leaves the waiting accounting (the per-model zset, the
+# sizes hash and the bytes total) only here, so they stay in step whatever the path. LEAVE is
+# idempotent (the size is subtracted once, when its hash field goes), so a path that runs it
+# twice (start, then finish) does no harm. PRUNE forgets jobs whose image expired while they
+# waited: their bytes are no longer in Redis (a worker fails them `image_expired` on start).
+QUEUE_LUA = f"""
+local function waiting_key(model) return '{PREFIX}:waiting:' .. model end
+local function enter_queue(id, model, image_key, now)
+  local ttl_ms = redis.call('PTTL', image_key)
+  if ttl_ms < 0 then return end
+  redis.call('ZADD', waiting_key(model), now + ttl_ms / 1000, id)
+  local size = redis.call('STRLEN', image_key)
+  if redis.call('HSETNX', '{WAITING_SIZES}', id, size) == 1 then
+    redis.call('INCRBY', '{WAITING_BYTES}', size)
+  end
+end
+local function unaccount(id, model)
+  redis.call('ZREM', waiting_key(model), id)
+  local size = redis.call('HGET', '{WAITING_SIZES}', id)
+  if size then
+    redis.call('HDEL', '{WAITING_SIZES}', id)
+    redis.call('DECRBY', '{WAITING_BYTES}', size)
+  end
+end
+local function leave_queue(id, model)
+  redis.call('ZREM', '{QUEUED}', id)
+  unaccount(id, model)
+end
+local function prune(now)
+  for _, model in ipairs(redis.call('HKEYS', '{MODELS}')) do
+    local gone = redis.call('ZRANGEBYSCORE', waiting_key(model), '-inf', now, 'LIMIT', 0, 100)
+    for _, id in ipairs(gone) do unaccount(id, model) end
+  end
+end
+local function ended_recently(model, second)
+  local keys = {{}}
+  for s = second - {THROUGHPUT_WINDOW_S}, second do
+    keys[#keys + 1] = '{PREFIX}:ended:' .. model .. ':' .. s
+  end
+  local counts = redis.call('MGET', unpack(keys))
+  local ended, oldest = 0, -1
+  for i = 1, #keys do
+    if counts[i] then
+      ended = ended + tonumber(counts[i])
+      if oldest < 0 then oldest = second - {THROUGHPUT_WINDOW_S} + i - 1 end
+    end
+  end
+  return {{ended, oldest}}
+end
+local function count_ended(model, second)
+  local key = '{PREFIX}:ended:' .. model .. ':' .. second
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, {THROUGHPUT_WINDOW_S} + 5)
+end
+"""
+
 # KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
 # prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
-START = f"""
+START = (
+    QUEUE_LUA
+    + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {{'missing'}} end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
-redis.call('ZREM', KEYS[3], ARGV[1])
+leave_queue(ARGV[1], job.model)
 if job.worker and job.worker ~= cjson.null then
   redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
 end
@@ -104,11 +195,15 @@ redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('SADD', KEYS[4], ARGV[1])
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
+)
 
 # KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
-# wake waiters here; 0: the caller publishes once for a whole batch).
-# Returns the ended record, or nil when the job had already ended (or expired): nothing written.
-FINISH = f"""
+# wake waiters here; 0: the caller publishes once for a whole batch), now's Unix second (the
+# throughput count). Returns the ended record, or nil when the job had already ended (or
+# expired): nothing written.
+FINISH = (
+    QUEUE_LUA
+    + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local job = cjson.decode(raw)
@@ -127,14 +222,18 @@ end
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
+leave_queue(ARGV[1], job.model)
+count_ended(job.model, ARGV[7])
 if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
 return raw
 """
+)
 
 # KEYS: workers set, queued set. ARGV: prefix, now (epoch seconds).
 # Every worker whose heartbeat is gone: its running jobs go back to queued; returns their ids.
-REAP = """
+REAP = (
+    QUEUE_LUA
+    + """
 local requeued = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', ARGV[1] .. ':worker:' .. name) == 0 then
@@ -149,6 +248,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
           job.worker = cjson.null
           redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
           redis.call('ZADD', KEYS[2], ARGV[2], id)
+          enter_queue(id, job.model, ARGV[1] .. ':image:' .. id, tonumber(ARGV[2]))
           table.insert(requeued, id)
         end
       end
@@ -159,6 +259,61 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return requeued
 """
+)
+
+# KEYS: job, image, the model's waiting set. ARGV: id, record, image, job TTL, image TTL, now
+# (Unix seconds), model, max waiting (0: no bound), max waiting bytes (0: no bound),
+# idempotency key ('' for none), fingerprint, idempotency TTL, queue message, submission time.
+# Returns {outcome, ...}: reused | existing, record | full or full_bytes, waiting, bytes,
+# ended, oldest | queued, position, waiting, ended, oldest. Bounds, idempotency and the store
+# are one atomic step: a burst cannot overshoot, one key makes one job.
+SUBMIT = (
+    QUEUE_LUA
+    + f"""
+local now = tonumber(ARGV[6])
+prune(now)
+if ARGV[10] ~= '' then
+  local held = redis.call('GET', ARGV[10])
+  if held then
+    local id, fingerprint = string.match(held, '^(%S+) (%S+)$')
+    if fingerprint ~= ARGV[11] then return {{'reused'}} end
+    local raw = redis.call('GET', '{PREFIX}:job:' .. id)
+    if raw then return {{'existing', raw}} end
+  end
+end
+local waiting = redis.call('ZCARD', KEYS[3])
+local bytes = tonumber(redis.call('GET', '{WAITING_BYTES}') or '0')
+local ended = ended_recently(ARGV[7], math.floor(now))
+if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
+  return {{'full', waiting, bytes, ended[1], ended[2]}}
+end
+if tonumber(ARGV[9]) > 0 and bytes + #ARGV[3] > tonumber(ARGV[9]) then
+  return {{'full_bytes', waiting, bytes, ended[1], ended[2]}}
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5])
+redis.call('ZADD', '{QUEUED}', ARGV[14], ARGV[1])
+enter_queue(ARGV[1], ARGV[7], KEYS[2], now)
+redis.call('LPUSH', '{QUEUE_NAME}', ARGV[13])
+if ARGV[10] ~= '' then
+  redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
+end
+return {{'queued', redis.call('ZRANK', KEYS[3], ARGV[1]), waiting + 1, ended[1], ended[2]}}
+"""
+)
+
+# ARGV: model, job id ('' for none), now (Unix seconds). Returns {position (-1: not waiting),
+# waiting, ended, oldest}: what a queued job's place and the estimates are computed from.
+QUEUE_STATE = (
+    QUEUE_LUA
+    + """
+local key = waiting_key(ARGV[1])
+local ended = ended_recently(ARGV[1], math.floor(tonumber(ARGV[3])))
+local position = false
+if ARGV[2] ~= '' then position = redis.call('ZRANK', key, ARGV[2]) end
+return {position or -1, redis.call('ZCARD', key), ended[1], ended[2]}
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -224,13 +379,90 @@ def queue_message(job_id: str, suspect: bool = False) -> str:
     return json.dumps(message)
 
 
-def store_job(pipe: Any, job: Job, image: bytes, job_ttl_s: int, image_ttl_s: int) -> None:
-    """The submit step, queued on a transaction pipeline (sync or async): the record, the
-    image, the queued set and the queue message, all or nothing."""
-    pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
-    pipe.set(image_key(job.id), image, ex=image_ttl_s)
-    pipe.zadd(QUEUED, {job.id: job.created_at.timestamp()})
-    pipe.lpush(QUEUE_NAME, queue_message(job.id))
+@dataclass(frozen=True)
+class QueueState:
+    """A model's queue at one moment, as the scripts read it; `jobs.admission` estimates from
+    it. `ended` jobs of the model ended within the last THROUGHPUT_WINDOW_S, the oldest of them
+    in Unix second `oldest_ended_s`."""
+
+    waiting: int
+    ended: int
+    oldest_ended_s: int | None
+    now: float
+    position: int | None = None  # the job's place among the waiting (0: next), when asked
+    waiting_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What the submit step did: `queued` (with `state`), or refused it (`full`,
+    `full_bytes`: `state` says why), or found the idempotency key's job (`existing`, its
+    `record`) or the key used for another submission (`reused`)."""
+
+    outcome: str
+    state: QueueState | None = None
+    record: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key, hashed with its owner, and the fingerprint of what it submitted."""
+
+    key: str
+    fingerprint: str
+
+
+def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int = 0) -> QueueState:
+    waiting, ended, oldest = (int(v) for v in reply)
+    return QueueState(waiting, ended, None if oldest < 0 else oldest, now, position, bytes_)
+
+
+def submit_call(
+    job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None, now: float
+) -> tuple[list[str], list[str | int | bytes]]:
+    """The SUBMIT script's keys and arguments."""
+    once = idempotency or Idempotency("", "")
+    args: list[str | int | bytes] = [
+        job.id, job.model_dump_json(exclude=READ_TIME_FIELDS), image, settings.job_ttl_s,
+        settings.image_ttl_s, repr(now), job.model, settings.max_queued,
+        settings.max_queued_bytes, once.key, once.fingerprint, settings.idempotency_ttl_s,
+        queue_message(job.id), repr(job.created_at.timestamp()),
+    ]  # fmt: skip
+    return [job_key(job.id), image_key(job.id), waiting_key(job.model)], args
+
+
+def admitted(reply: Sequence[Any], now: float) -> Admitted:
+    """The SUBMIT script's reply, read."""
+    outcome = _text(reply[0])
+    if outcome == "queued":
+        return Admitted(outcome, _state(reply[2:], now, int(reply[1])))
+    if outcome == "existing":
+        return Admitted(outcome, record=reply[1])
+    if outcome == "reused":
+        return Admitted(outcome)
+    return Admitted(outcome, _state([reply[1], *reply[3:]], now, None, int(reply[2])))
+
+
+class ClientProtocol:
+    """The submitting side's steps (the API and the bot), asynchronous."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._submit = client.register_script(SUBMIT)
+        self._queue_state = client.register_script(QUEUE_STATE)
+
+    async def submit(
+        self, job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None
+    ) -> Admitted:
+        now = time.time()
+        keys, args = submit_call(job, image, settings, idempotency, now)
+        return admitted(await self._submit(keys=keys, args=args), now)
+
+    async def queue_state(self, model: str, job_id: str = "") -> QueueState:
+        """The model's queue now; with a job id, that job's position too."""
+        now = time.time()
+        reply = await self._queue_state(args=[model, job_id, repr(now)])
+        position = int(reply[0])
+        return _state(reply[1:], now, None if position < 0 else position)
 
 
 def announce(pipe: Any, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
@@ -273,12 +505,12 @@ class WorkerProtocol:
         """End several jobs in one round trip with one wake-up; None for each that had
         already ended. Each job's transition is its own guarded script; the wake-up names
         them all (a waiter woken for a job that had ended already just reads it again)."""
-        now = timestamp()
+        now, second = timestamp(), int(time.time())
         pipe = self.redis.pipeline(transaction=False)
         for e in endings:
             self._finish(
                 keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
-                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0],
+                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0, second],
                 client=pipe,
             )
         pipe.publish(DONE_CHANNEL, " ".join(e.job_id for e in endings))

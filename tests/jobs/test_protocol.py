@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ import redis
 from jobs import protocol
 from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Prediction
 from jobs.protocol import WorkerProtocol
+from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
 
 IMAGE = b"not decoded here"
@@ -29,12 +31,15 @@ def steps(client: redis.Redis) -> WorkerProtocol:
     return WorkerProtocol(client, max_attempts=3)
 
 
-def submitted(client: redis.Redis) -> str:
-    """What the submit step stores (the queue message is not needed here)."""
+def submitted(client: redis.Redis, settings: QueueSettings | None = None) -> str:
+    """What the submit step stores."""
     job = Job(model="imagewoof", top_k=2, source="api")
-    pipe = client.pipeline(transaction=True)
-    protocol.store_job(pipe, job, IMAGE, job_ttl_s=600, image_ttl_s=60)
-    pipe.execute()
+    settings = settings or QueueSettings(job_ttl_s=600, image_ttl_s=60)
+    now = time.time()
+    keys, args = protocol.submit_call(job, IMAGE, settings, None, now)
+    assert protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now).outcome == (
+        "queued"
+    )
     return job.id
 
 
