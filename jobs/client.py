@@ -31,7 +31,7 @@ from jobs.errors import (
     UnknownModel,
 )
 from jobs.images import ImageLimits, inspect_image
-from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
+from jobs.metrics import JOBS_REJECTED, JOBS_REPLAYED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
 from jobs.waiting import Notifier
 
@@ -138,8 +138,7 @@ class JobClient:
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
-        if not submitted.existing:
-            JOBS_SUBMITTED.labels(source).inc()
+        (JOBS_REPLAYED if submitted.existing else JOBS_SUBMITTED).labels(source).inc()
         return submitted
 
     async def _submit(
