@@ -82,7 +82,7 @@ class QueueReading:
     waiting: int  # jobs submitted and not yet started by a worker (the queued set)
     oldest_submitted_at: float | None  # submission time of the oldest of those, Unix seconds
     workers: int  # workers whose heartbeat key is alive
-    image_bytes: int = 0  # image bytes of the jobs waiting (KENNEL_MAX_QUEUED_BYTES bounds it)
+    image_bytes: int = 0  # image bytes held for jobs not ended (KENNEL_MAX_QUEUED_BYTES)
 
 
 def read_queue(client: redis.Redis) -> QueueReading:
@@ -91,7 +91,7 @@ def read_queue(client: redis.Redis) -> QueueReading:
     pipe.llen(QUEUE_NAME)
     pipe.zcard(protocol.QUEUED)
     pipe.zrange(protocol.QUEUED, 0, 0, withscores=True)
-    pipe.get(protocol.WAITING_BYTES)
+    pipe.get(protocol.IMAGE_BYTES)
     depth, waiting, oldest, image_bytes = pipe.execute()
     workers = sum(1 for _ in client.scan_iter(protocol.WORKER_PATTERN, count=1000))
     return QueueReading(
@@ -127,7 +127,7 @@ def queue_gauges(reading: QueueReading, now: float) -> list[GaugeMetricFamily]:
     backlog.add_metric([QUEUE_NAME], reading.waiting / max(1, reading.workers))
     image_bytes = GaugeMetricFamily(
         "kennel_queued_image_bytes",
-        "Image bytes of the jobs waiting in Redis (bounded by KENNEL_MAX_QUEUED_BYTES).",
+        "Image bytes held in Redis for jobs waiting or running (KENNEL_MAX_QUEUED_BYTES).",
         labels=["queue"],
     )
     image_bytes.add_metric([QUEUE_NAME], float(reading.image_bytes))

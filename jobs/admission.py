@@ -55,10 +55,10 @@ def queue_full(admitted: Admitted, image_bytes: int, settings: QueueSettings) ->
             f"{settings.max_queued}); try again later.",
             retry_after_s=drain_s(state, over),
         )
-    excess = state.waiting_bytes + image_bytes - settings.max_queued_bytes
-    share = excess / state.waiting_bytes if state.waiting_bytes else 1.0
+    excess = state.image_bytes + image_bytes - settings.max_queued_bytes
+    share = excess / state.image_bytes if state.image_bytes else 1.0
     return QueueFull(
-        f"{state.waiting_bytes} image bytes wait in the queue (KENNEL_MAX_QUEUED_BYTES="
+        f"{state.image_bytes} image bytes are held in the queue (KENNEL_MAX_QUEUED_BYTES="
         f"{settings.max_queued_bytes}); try again later.",
         retry_after_s=drain_s(state, math.ceil(max(1, state.waiting) * min(1.0, share))),
     )

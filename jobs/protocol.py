@@ -2,8 +2,9 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              admission bounds, idempotency, record, image, queued
-                                            set, waiting accounting and queue message: one script
+    submit   client  -> queued              admission bounds, idempotency, record, queued set and
+                                            waiting accounting: one script; then the image and
+                                            the queue message: one MULTI
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
@@ -51,10 +52,10 @@ MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers an
 WORKERS = f"{PREFIX}:workers"  # set: every worker that announced and has not retired
 WORKER_PATTERN = f"{PREFIX}:worker:*"
 QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submission time
-# The admission accounting (jobs waiting for each model, image bytes waiting), kept by the
-# ENTER/LEAVE fragments below and nowhere else.
-WAITING_SIZES = f"{PREFIX}:waiting-sizes"  # hash: waiting job id -> its image's bytes
-WAITING_BYTES = f"{PREFIX}:waiting-bytes"  # string: the sum of WAITING_SIZES
+# The admission accounting (jobs waiting for each model: `waiting_key`; image bytes held for
+# jobs not ended), kept by the QUEUE_LUA fragment below and nowhere else.
+IMAGE_SIZES = f"{PREFIX}:image-sizes"  # hash: job id -> its image's bytes, until it is deleted
+IMAGE_BYTES = f"{PREFIX}:image-bytes"  # string: the sum of IMAGE_SIZES
 # Recent throughput: jobs of a model ended in each second, kept this long (see `QueueState`).
 THROUGHPUT_WINDOW_S = 60
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
@@ -105,38 +106,43 @@ def timestamp(moment: datetime | None = None) -> str:
     return (moment or utcnow()).isoformat().replace("+00:00", "Z")
 
 
-# Shared by the scripts: a job enters or leaves the waiting accounting (the per-model zset, the
-# sizes hash and the bytes total) only here, so they stay in step whatever the path. LEAVE is
-# idempotent (the size is subtracted once, when its hash field goes), so a path that runs it
-# twice (start, then finish) does no harm. PRUNE forgets jobs whose image expired while they
-# waited: their bytes are no longer in Redis (a worker fails them `image_expired` on start).
+# Shared by the scripts: the admission accounting is written only here, so it stays in step
+# whatever the path. A job waits (in its model's zset: what KENNEL_MAX_QUEUED counts) from
+# submit (or reap) to start; its image's bytes are held (KENNEL_MAX_QUEUED_BYTES) from submit
+# until the image is deleted (finish, poison; a cancel or expiry calls `leave_queue` too).
+# Releasing is idempotent (a size is subtracted once, when its hash field goes), so a path that
+# runs twice does no harm. `prune` forgets waiting jobs whose image expired: its bytes are no
+# longer in Redis (a worker fails the job `image_expired` when it starts it).
 QUEUE_LUA = f"""
 local function waiting_key(model) return '{PREFIX}:waiting:' .. model end
-local function enter_queue(id, model, image_key, now)
-  local ttl_ms = redis.call('PTTL', image_key)
-  if ttl_ms < 0 then return end
-  redis.call('ZADD', waiting_key(model), now + ttl_ms / 1000, id)
-  local size = redis.call('STRLEN', image_key)
-  if redis.call('HSETNX', '{WAITING_SIZES}', id, size) == 1 then
-    redis.call('INCRBY', '{WAITING_BYTES}', size)
+local function enter_queue(id, model, size, image_expires_at)
+  redis.call('ZADD', waiting_key(model), image_expires_at, id)
+  if redis.call('HSETNX', '{IMAGE_SIZES}', id, size) == 1 then
+    redis.call('INCRBY', '{IMAGE_BYTES}', size)
   end
 end
-local function unaccount(id, model)
-  redis.call('ZREM', waiting_key(model), id)
-  local size = redis.call('HGET', '{WAITING_SIZES}', id)
+local function release_image(id)
+  local size = redis.call('HGET', '{IMAGE_SIZES}', id)
   if size then
-    redis.call('HDEL', '{WAITING_SIZES}', id)
-    redis.call('DECRBY', '{WAITING_BYTES}', size)
+    redis.call('HDEL', '{IMAGE_SIZES}', id)
+    redis.call('DECRBY', '{IMAGE_BYTES}', size)
   end
+end
+local function leave_waiting(id, model)
+  redis.call('ZREM', '{QUEUED}', id)
+  redis.call('ZREM', waiting_key(model), id)
 end
 local function leave_queue(id, model)
-  redis.call('ZREM', '{QUEUED}', id)
-  unaccount(id, model)
+  leave_waiting(id, model)
+  release_image(id)
 end
 local function prune(now)
   for _, model in ipairs(redis.call('HKEYS', '{MODELS}')) do
     local gone = redis.call('ZRANGEBYSCORE', waiting_key(model), '-inf', now, 'LIMIT', 0, 100)
-    for _, id in ipairs(gone) do unaccount(id, model) end
+    for _, id in ipairs(gone) do
+      redis.call('ZREM', waiting_key(model), id)
+      release_image(id)
+    end
   end
 end
 local function ended_recently(model, second)
@@ -170,7 +176,7 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return {{'missing'}} end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
-leave_queue(ARGV[1], job.model)
+leave_waiting(ARGV[1], job.model)
 if job.worker and job.worker ~= cjson.null then
   redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
 end
@@ -183,6 +189,7 @@ if job.attempts >= tonumber(ARGV[4]) then
   raw = cjson.encode(job)
   redis.call('SET', KEYS[1], raw, 'KEEPTTL')
   redis.call('DEL', KEYS[2])
+  release_image(ARGV[1])
   redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
   return {{'poison', raw}}
 end
@@ -248,7 +255,12 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
           job.worker = cjson.null
           redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
           redis.call('ZADD', KEYS[2], ARGV[2], id)
-          enter_queue(id, job.model, ARGV[1] .. ':image:' .. id, tonumber(ARGV[2]))
+          local image = ARGV[1] .. ':image:' .. id
+          local ttl_ms = redis.call('PTTL', image)
+          if ttl_ms >= 0 then
+            local expires_at = tonumber(ARGV[2]) + ttl_ms / 1000
+            enter_queue(id, job.model, redis.call('STRLEN', image), expires_at)
+          end
           table.insert(requeued, id)
         end
       end
@@ -261,12 +273,14 @@ return requeued
 """
 )
 
-# KEYS: job, image, the model's waiting set. ARGV: id, record, image, job TTL, image TTL, now
+# KEYS: job, the model's waiting set. ARGV: id, record, image bytes, job TTL, image TTL, now
 # (Unix seconds), model, max waiting (0: no bound), max waiting bytes (0: no bound),
-# idempotency key ('' for none), fingerprint, idempotency TTL, queue message, submission time.
+# idempotency key ('' for none), fingerprint, idempotency TTL, submission time.
 # Returns {outcome, ...}: reused | existing, record | full or full_bytes, waiting, bytes,
-# ended, oldest | queued, position, waiting, ended, oldest. Bounds, idempotency and the store
-# are one atomic step: a burst cannot overshoot, one key makes one job.
+# ended, oldest | queued, position, waiting, ended, oldest. Bounds, idempotency and the record
+# are one atomic step (a burst cannot overshoot, one key makes one job), before the image is
+# sent: a refused upload never reaches Redis. `store_image` then sends the image and the queue
+# message together.
 SUBMIT = (
     QUEUE_LUA
     + f"""
@@ -281,24 +295,22 @@ if ARGV[10] ~= '' then
     if raw then return {{'existing', raw}} end
   end
 end
-local waiting = redis.call('ZCARD', KEYS[3])
-local bytes = tonumber(redis.call('GET', '{WAITING_BYTES}') or '0')
+local waiting = redis.call('ZCARD', KEYS[2])
+local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
 local ended = ended_recently(ARGV[7], math.floor(now))
 if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
   return {{'full', waiting, bytes, ended[1], ended[2]}}
 end
-if tonumber(ARGV[9]) > 0 and bytes + #ARGV[3] > tonumber(ARGV[9]) then
+if tonumber(ARGV[9]) > 0 and bytes + tonumber(ARGV[3]) > tonumber(ARGV[9]) then
   return {{'full_bytes', waiting, bytes, ended[1], ended[2]}}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5])
-redis.call('ZADD', '{QUEUED}', ARGV[14], ARGV[1])
-enter_queue(ARGV[1], ARGV[7], KEYS[2], now)
-redis.call('LPUSH', '{QUEUE_NAME}', ARGV[13])
+redis.call('ZADD', '{QUEUED}', ARGV[13], ARGV[1])
+enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
 if ARGV[10] ~= '' then
   redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
 end
-return {{'queued', redis.call('ZRANK', KEYS[3], ARGV[1]), waiting + 1, ended[1], ended[2]}}
+return {{'queued', redis.call('ZRANK', KEYS[2], ARGV[1]), waiting + 1, ended[1], ended[2]}}
 """
 )
 
@@ -390,7 +402,7 @@ class QueueState:
     oldest_ended_s: int | None
     now: float
     position: int | None = None  # the job's place among the waiting (0: next), when asked
-    waiting_bytes: int = 0
+    image_bytes: int = 0  # image bytes held for jobs not ended (all models)
 
 
 @dataclass(frozen=True)
@@ -418,17 +430,33 @@ def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int =
 
 
 def submit_call(
-    job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None, now: float
-) -> tuple[list[str], list[str | int | bytes]]:
+    job: Job, image_bytes: int, settings: QueueSettings, once: Idempotency | None, now: float
+) -> tuple[list[str], list[str | int]]:
     """The SUBMIT script's keys and arguments."""
-    once = idempotency or Idempotency("", "")
-    args: list[str | int | bytes] = [
-        job.id, job.model_dump_json(exclude=READ_TIME_FIELDS), image, settings.job_ttl_s,
-        settings.image_ttl_s, repr(now), job.model, settings.max_queued,
-        settings.max_queued_bytes, once.key, once.fingerprint, settings.idempotency_ttl_s,
-        queue_message(job.id), repr(job.created_at.timestamp()),
-    ]  # fmt: skip
-    return [job_key(job.id), image_key(job.id), waiting_key(job.model)], args
+    once = once or Idempotency("", "")
+    args: list[str | int] = [
+        job.id,
+        job.model_dump_json(exclude=READ_TIME_FIELDS),
+        image_bytes,
+        settings.job_ttl_s,
+        settings.image_ttl_s,
+        repr(now),
+        job.model,
+        settings.max_queued,
+        settings.max_queued_bytes,
+        once.key,
+        once.fingerprint,
+        settings.idempotency_ttl_s,
+        repr(job.created_at.timestamp()),
+    ]
+    return [job_key(job.id), waiting_key(job.model)], args
+
+
+def store_image(pipe: Any, job_id: str, image: bytes, image_ttl_s: int) -> None:
+    """The submit step's second half, on a transaction pipeline (sync or async), once SUBMIT
+    admitted the job: its image, then its queue message (so no worker takes it before)."""
+    pipe.set(image_key(job_id), image, ex=image_ttl_s)
+    pipe.lpush(QUEUE_NAME, queue_message(job_id))
 
 
 def admitted(reply: Sequence[Any], now: float) -> Admitted:
@@ -447,15 +475,22 @@ class ClientProtocol:
     """The submitting side's steps (the API and the bot), asynchronous."""
 
     def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
         self._submit = client.register_script(SUBMIT)
         self._queue_state = client.register_script(QUEUE_STATE)
 
     async def submit(
         self, job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None
     ) -> Admitted:
+        """Admit the job (one script), then send its image and message (one transaction)."""
         now = time.time()
-        keys, args = submit_call(job, image, settings, idempotency, now)
-        return admitted(await self._submit(keys=keys, args=args), now)
+        keys, args = submit_call(job, len(image), settings, idempotency, now)
+        result = admitted(await self._submit(keys=keys, args=args), now)
+        if result.outcome == "queued":
+            async with self._redis.pipeline(transaction=True) as pipe:
+                store_image(pipe, job.id, image, settings.image_ttl_s)
+                await pipe.execute()
+        return result
 
     async def queue_state(self, model: str, job_id: str = "") -> QueueState:
         """The model's queue now; with a job id, that job's position too."""

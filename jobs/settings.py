@@ -44,8 +44,8 @@ class QueueSettings(BaseSettings):
     max_queued_bytes: int = Field(
         512 * MIB,
         ge=0,
-        description="Image bytes waiting in Redis (all models) at most; beyond, submissions "
-        "answer 429 queue_full. 0: no bound.",
+        description="Image bytes held in Redis for jobs not ended (waiting or running, all "
+        "models) at most; beyond, submissions answer 429 queue_full. 0: no bound.",
     )
     idempotency_ttl_s: int = Field(
         24 * 3600,

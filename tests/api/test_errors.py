@@ -21,10 +21,9 @@ from PIL import Image
 from api.errors import STATUS
 from jobs import protocol
 from jobs.contract import Job
-from jobs.settings import QueueSettings
 from stack.processes import ROOT, free_port
 from tests.api.conftest import MODEL, announce, caller
-from tests.conftest import photo
+from tests.conftest import photo, submit_job
 
 SUBMIT = ["/jobs", "/predict"]
 
@@ -52,10 +51,8 @@ class Case:
 def backlog(redis_url: str) -> None:
     """20 jobs waiting for MODEL, and about 10 ended a second recently: 2 s expected wait."""
     with redis.Redis.from_url(redis_url) as client:
-        submit = client.register_script(protocol.SUBMIT)
         for _ in range(20):
-            job = Job(model=MODEL, top_k=1, source="api")
-            submit(*protocol.submit_call(job, b"x", QueueSettings(), None, time.time()))
+            submit_job(client, Job(model=MODEL, top_k=1, source="api"), b"x")
         client.set(protocol.ended_key(MODEL, int(time.time()) - 9), 100)
 
 

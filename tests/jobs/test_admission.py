@@ -18,7 +18,7 @@ from jobs.errors import DeadlineUnreachable, IdempotencyKeyReused, QueueFull
 from jobs.protocol import QueueState, WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
-from tests.conftest import photo
+from tests.conftest import photo, submit_job
 
 MODEL = "imagewoof"
 IMAGE = b"not decoded here"
@@ -41,9 +41,7 @@ def steps(client: redis.Redis) -> WorkerProtocol:
 
 def submit(client: redis.Redis, image: bytes = IMAGE, **settings: int) -> protocol.Admitted:
     job = Job(model=MODEL, top_k=2, source="api")
-    now = time.time()
-    keys, args = protocol.submit_call(job, image, QueueSettings(**settings), None, now)
-    return protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now)
+    return submit_job(client, job, image, QueueSettings(**settings))
 
 
 def job_id(admitted: protocol.Admitted, client: redis.Redis) -> str:
@@ -53,9 +51,9 @@ def job_id(admitted: protocol.Admitted, client: redis.Redis) -> str:
 
 
 def accounted(client: redis.Redis) -> tuple[int, int, int]:
-    """(jobs waiting for MODEL, bytes counted, sizes held): the accounting, as stored."""
+    """(jobs waiting for MODEL, image bytes held, sizes held): the accounting, as stored."""
     count = client.zcard(protocol.waiting_key(MODEL))
-    return count, int(client.get(protocol.WAITING_BYTES) or 0), client.hlen(protocol.WAITING_SIZES)
+    return count, int(client.get(protocol.IMAGE_BYTES) or 0), client.hlen(protocol.IMAGE_SIZES)
 
 
 def failed() -> str:
@@ -68,9 +66,11 @@ def test_the_accounting_follows_a_job_out_by_every_path(
     size = len(IMAGE)
     a, b, c = (job_id(submit(client), client) for _ in range(3))
     assert accounted(client) == (3, 3 * size, 3)
-    steps.start(a, "worker-a")  # start
+    steps.start(a, "worker-a")  # start: no longer waiting, its image still held
+    assert accounted(client) == (2, 3 * size, 3)
+    steps.finish(a, JobStatus.FAILED, failed())  # finish: its image deleted
     assert accounted(client) == (2, 2 * size, 2)
-    steps.finish(a, JobStatus.FAILED, failed())  # finish after start: not subtracted twice
+    steps.finish(a, JobStatus.FAILED, failed())  # a late duplicate: nothing subtracted twice
     assert accounted(client) == (2, 2 * size, 2)
     steps.start(b, "worker-a")
     client.delete(protocol.worker_key("worker-a"))  # its worker died: reaped back to queued
@@ -107,7 +107,7 @@ def test_beyond_a_bound_nothing_is_stored(client: redis.Redis, steps: WorkerProt
     assert full.outcome == "full" and full.state is not None and full.state.waiting == 2
     over_bytes = submit(client, max_queued_bytes=3 * len(IMAGE) - 1)
     assert over_bytes.outcome == "full_bytes"
-    assert over_bytes.state is not None and over_bytes.state.waiting_bytes == 2 * len(IMAGE)
+    assert over_bytes.state is not None and over_bytes.state.image_bytes == 2 * len(IMAGE)
     assert client.dbsize() == keys_before
     assert submit(client, max_queued_bytes=3 * len(IMAGE)).outcome == "queued"
 
@@ -191,7 +191,7 @@ def test_the_throughput_is_what_the_finish_step_counted(
 def state(waiting: int = 0, ended: int = 0, ago_s: float = 10.0) -> QueueState:
     now = 1_000_000.0
     oldest = int(now - ago_s) if ended else None
-    return QueueState(waiting, ended, oldest, now, waiting_bytes=waiting * 100)
+    return QueueState(waiting, ended, oldest, now, image_bytes=waiting * 100)
 
 
 def test_estimates_from_the_throughput() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelI
 from jobs.protocol import WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
+from tests.conftest import submit_job
 
 IMAGE = b"not decoded here"
 
@@ -35,11 +35,7 @@ def submitted(client: redis.Redis, settings: QueueSettings | None = None) -> str
     """What the submit step stores."""
     job = Job(model="imagewoof", top_k=2, source="api")
     settings = settings or QueueSettings(job_ttl_s=600, image_ttl_s=60)
-    now = time.time()
-    keys, args = protocol.submit_call(job, IMAGE, settings, None, now)
-    assert protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now).outcome == (
-        "queued"
-    )
+    assert submit_job(client, job, IMAGE, settings).outcome == "queued"
     return job.id
 
 

@@ -30,7 +30,8 @@ def bounded_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory) -
         "KENNEL_API_PORT": str(port),
         "KENNEL_MAX_QUEUED": str(MAX_QUEUED),
     }
-    api = Service("bounded-api", [sys.executable, "-m", "api"], tmp_path_factory.mktemp("logs"), env)
+    logs = tmp_path_factory.mktemp("logs")
+    api = Service("bounded-api", [sys.executable, "-m", "api"], logs, env)
     url = f"http://127.0.0.1:{port}"
     api.start()
     try:
