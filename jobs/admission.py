@@ -5,9 +5,12 @@ counts of ended jobs; nothing here touches Redis): the throughput, a queued job'
 (`eta_s`), when a refused client should try again, whether a deadline can be met, and the
 hashed form of an Idempotency-Key.
 
-The throughput is measured, not configured: jobs of the model ended per second since the
-oldest second with an ending within the last `THROUGHPUT_WINDOW_S`. It reflects demand as
-well as capacity: after an idle spell it reads low until workers have been busy for a while.
+The throughput is measured, not configured: the finish step keeps, per model, an exponentially
+weighted rate of ended jobs (time constant `THROUGHPUT_TAU_S`, 30 s; O(1) to update and to
+read), counted since the first job ended after an idle spell; read, it is decayed to now and
+divided by the weight its history has had so far (1 - e^(-elapsed/tau)), so a steady rate
+reads right from the first seconds. Unknown after `THROUGHPUT_IDLE_S` with no job ended. It
+reflects demand as well as capacity: after a quiet spell it reads low.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import math
 
 from jobs.errors import DeadlineUnreachable, QueueFull
-from jobs.protocol import Admitted, Idempotency, QueueState, idempotency_key
+from jobs.protocol import THROUGHPUT_TAU_S, Admitted, Idempotency, QueueState, idempotency_key
 from jobs.settings import QueueSettings
 
 # When nothing ended recently, a refused client is told to come back after this long.
@@ -26,10 +29,13 @@ MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
 def throughput(state: QueueState) -> float | None:
-    """Jobs of the model ended per second recently; None when none ended in the window."""
-    if state.ended <= 0 or state.oldest_ended_s is None:
+    """Jobs of the model ended per second lately; None when none ended lately."""
+    held = state.throughput
+    if held is None or held.rate <= 0:
         return None
-    return state.ended / max(MIN_SPAN_S, state.now - state.oldest_ended_s)
+    decayed = held.rate * math.exp(-max(0.0, state.now - held.at) / THROUGHPUT_TAU_S)
+    weight = 1 - math.exp(-max(MIN_SPAN_S, state.now - held.since) / THROUGHPUT_TAU_S)
+    return decayed / weight
 
 
 def eta_s(state: QueueState, position: int) -> float | None:

@@ -1,8 +1,9 @@
 """Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis
-script that checks the queue's bounds and the Idempotency-Key, stores the job and queues the
-Celery message (a deadline costs one read before it). The keys and steps are `jobs.protocol`'s.
+Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis script
+that checks the queue's bounds and the Idempotency-Key and stores the job, then one transaction
+with the image and the Celery message (a deadline costs one read before them). The keys and
+steps are `jobs.protocol`'s; the estimates (`position`, `eta_s`, Retry-After) `jobs.admission`'s.
 """
 
 from __future__ import annotations

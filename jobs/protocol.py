@@ -56,8 +56,10 @@ QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submissi
 # jobs not ended), kept by the QUEUE_LUA fragment below and nowhere else.
 IMAGE_SIZES = f"{PREFIX}:image-sizes"  # hash: job id -> its image's bytes, until it is deleted
 IMAGE_BYTES = f"{PREFIX}:image-bytes"  # string: the sum of IMAGE_SIZES
-# Recent throughput: jobs of a model ended in each second, kept this long (see `QueueState`).
-THROUGHPUT_WINDOW_S = 60
+# Recent throughput: an exponentially weighted rate of a model's ended jobs, with this time
+# constant; forgotten (unknown) after this long with no job ended.
+THROUGHPUT_TAU_S = 30.0
+THROUGHPUT_IDLE_S = 60
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
@@ -81,9 +83,9 @@ def waiting_key(model: str) -> str:
     return f"{PREFIX}:waiting:{model}"
 
 
-def ended_key(model: str, second: int) -> str:
-    """How many jobs of `model` ended in that Unix second (expires after the window)."""
-    return f"{PREFIX}:ended:{model}:{second}"
+def throughput_key(model: str) -> str:
+    """Hash `rate` (jobs/s, as of `at`), `at`, `since` (Unix seconds): see `jobs.admission`."""
+    return f"{PREFIX}:throughput:{model}"
 
 
 def idempotency_key(digest: str) -> str:
@@ -145,25 +147,18 @@ local function prune(now)
     end
   end
 end
-local function ended_recently(model, second)
-  local keys = {{}}
-  for s = second - {THROUGHPUT_WINDOW_S}, second do
-    keys[#keys + 1] = '{PREFIX}:ended:' .. model .. ':' .. s
-  end
-  local counts = redis.call('MGET', unpack(keys))
-  local ended, oldest = 0, -1
-  for i = 1, #keys do
-    if counts[i] then
-      ended = ended + tonumber(counts[i])
-      if oldest < 0 then oldest = second - {THROUGHPUT_WINDOW_S} + i - 1 end
-    end
-  end
-  return {{ended, oldest}}
+local function throughput_key(model) return '{PREFIX}:throughput:' .. model end
+local function throughput(model)
+  return redis.call('HMGET', throughput_key(model), 'rate', 'at', 'since')
 end
-local function count_ended(model, second)
-  local key = '{PREFIX}:ended:' .. model .. ':' .. second
-  redis.call('INCR', key)
-  redis.call('EXPIRE', key, {THROUGHPUT_WINDOW_S} + 5)
+local function count_ended(model, now)
+  local key = throughput_key(model)
+  local held = redis.call('HMGET', key, 'rate', 'at')
+  local rate, at = tonumber(held[1]) or 0, tonumber(held[2]) or now
+  rate = rate * math.exp(-math.max(0, now - at) / {THROUGHPUT_TAU_S}) + 1 / {THROUGHPUT_TAU_S}
+  redis.call('HSET', key, 'rate', tostring(rate), 'at', tostring(math.max(now, at)))
+  redis.call('HSETNX', key, 'since', tostring(now))
+  redis.call('EXPIRE', key, {THROUGHPUT_IDLE_S})
 end
 """
 
@@ -205,8 +200,8 @@ return {{'started', raw, redis.call('GET', KEYS[2])}}
 )
 
 # KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
-# wake waiters here; 0: the caller publishes once for a whole batch), now's Unix second (the
-# throughput count). Returns the ended record, or nil when the job had already ended (or
+# wake waiters here; 0: the caller publishes once for a whole batch), now in Unix seconds (the
+# throughput). Returns the ended record, or nil when the job had already ended (or
 # expired): nothing written.
 FINISH = (
     QUEUE_LUA
@@ -230,7 +225,7 @@ raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('DEL', KEYS[2])
 leave_queue(ARGV[1], job.model)
-count_ended(job.model, ARGV[7])
+count_ended(job.model, tonumber(ARGV[7]))
 if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
 return raw
 """
@@ -277,10 +272,10 @@ return requeued
 # (Unix seconds), model, max waiting (0: no bound), max waiting bytes (0: no bound),
 # idempotency key ('' for none), fingerprint, idempotency TTL, submission time.
 # Returns {outcome, ...}: reused | existing, record | full or full_bytes, waiting, bytes,
-# ended, oldest | queued, position, waiting, ended, oldest. Bounds, idempotency and the record
-# are one atomic step (a burst cannot overshoot, one key makes one job), before the image is
-# sent: a refused upload never reaches Redis. `store_image` then sends the image and the queue
-# message together.
+# throughput | queued, position, waiting, throughput (rate, at, since). Bounds, idempotency
+# and the record are one atomic step (a burst cannot overshoot, one key makes one job), before
+# the image is sent: a refused upload never reaches Redis. `store_image` then sends the image
+# and the queue message together.
 SUBMIT = (
     QUEUE_LUA
     + f"""
@@ -297,12 +292,12 @@ if ARGV[10] ~= '' then
 end
 local waiting = redis.call('ZCARD', KEYS[2])
 local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
-local ended = ended_recently(ARGV[7], math.floor(now))
+local rate = throughput(ARGV[7])
 if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
-  return {{'full', waiting, bytes, ended[1], ended[2]}}
+  return {{'full', waiting, bytes, rate[1], rate[2], rate[3]}}
 end
 if tonumber(ARGV[9]) > 0 and bytes + tonumber(ARGV[3]) > tonumber(ARGV[9]) then
-  return {{'full_bytes', waiting, bytes, ended[1], ended[2]}}
+  return {{'full_bytes', waiting, bytes, rate[1], rate[2], rate[3]}}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 redis.call('ZADD', '{QUEUED}', ARGV[13], ARGV[1])
@@ -310,20 +305,20 @@ enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
 if ARGV[10] ~= '' then
   redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
 end
-return {{'queued', redis.call('ZRANK', KEYS[2], ARGV[1]), waiting + 1, ended[1], ended[2]}}
+return {{'queued', redis.call('ZRANK', KEYS[2], ARGV[1]), waiting + 1, rate[1], rate[2], rate[3]}}
 """
 )
 
-# ARGV: model, job id ('' for none), now (Unix seconds). Returns {position (-1: not waiting),
-# waiting, ended, oldest}: what a queued job's place and the estimates are computed from.
+# ARGV: model, job id ('' for none). Returns {position (-1: not waiting), waiting, rate, at,
+# since}: what a queued job's place and the estimates are computed from.
 QUEUE_STATE = (
     QUEUE_LUA
     + """
 local key = waiting_key(ARGV[1])
-local ended = ended_recently(ARGV[1], math.floor(tonumber(ARGV[3])))
 local position = false
 if ARGV[2] ~= '' then position = redis.call('ZRANK', key, ARGV[2]) end
-return {position or -1, redis.call('ZCARD', key), ended[1], ended[2]}
+local rate = throughput(ARGV[1])
+return {position or -1, redis.call('ZCARD', key), rate[1], rate[2], rate[3]}
 """
 )
 
@@ -392,14 +387,22 @@ def queue_message(job_id: str, suspect: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """A model's ended jobs as the finish step counts them: an exponentially weighted `rate`
+    (jobs/s) as of `at`, counted `since` (Unix seconds); `jobs.admission` reads it."""
+
+    rate: float
+    at: float
+    since: float
+
+
+@dataclass(frozen=True)
 class QueueState:
     """A model's queue at one moment, as the scripts read it; `jobs.admission` estimates from
-    it. `ended` jobs of the model ended within the last THROUGHPUT_WINDOW_S, the oldest of them
-    in Unix second `oldest_ended_s`."""
+    it. `throughput` is None when no job of the model ended lately."""
 
     waiting: int
-    ended: int
-    oldest_ended_s: int | None
+    throughput: Throughput | None
     now: float
     position: int | None = None  # the job's place among the waiting (0: next), when asked
     image_bytes: int = 0  # image bytes held for jobs not ended (all models)
@@ -425,8 +428,10 @@ class Idempotency:
 
 
 def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int = 0) -> QueueState:
-    waiting, ended, oldest = (int(v) for v in reply)
-    return QueueState(waiting, ended, None if oldest < 0 else oldest, now, position, bytes_)
+    """A QueueState from a script's `waiting, rate, at, since`."""
+    waiting, *rate = reply
+    held = None if None in rate else Throughput(*(float(v) for v in rate))
+    return QueueState(int(waiting), held, now, position, bytes_)
 
 
 def submit_call(
@@ -495,7 +500,7 @@ class ClientProtocol:
     async def queue_state(self, model: str, job_id: str = "") -> QueueState:
         """The model's queue now; with a job id, that job's position too."""
         now = time.time()
-        reply = await self._queue_state(args=[model, job_id, repr(now)])
+        reply = await self._queue_state(args=[model, job_id])
         position = int(reply[0])
         return _state(reply[1:], now, None if position < 0 else position)
 
@@ -540,12 +545,12 @@ class WorkerProtocol:
         """End several jobs in one round trip with one wake-up; None for each that had
         already ended. Each job's transition is its own guarded script; the wake-up names
         them all (a waiter woken for a job that had ended already just reads it again)."""
-        now, second = timestamp(), int(time.time())
+        now, unix = timestamp(), repr(time.time())
         pipe = self.redis.pipeline(transaction=False)
         for e in endings:
             self._finish(
                 keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
-                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0, second],
+                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0, unix],
                 client=pipe,
             )
         pipe.publish(DONE_CHANNEL, " ".join(e.job_id for e in endings))

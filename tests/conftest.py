@@ -209,6 +209,13 @@ def submit_job(
     return admitted
 
 
+def fake_throughput(client: redis.Redis, model: str, jobs_per_s: float) -> None:
+    """What the finish step holds after ten minutes of `jobs_per_s` jobs of `model` ending."""
+    now = time.time()
+    held = {"rate": jobs_per_s, "at": now, "since": now - 600}
+    client.hset(protocol.throughput_key(model), mapping=held)  # type: ignore[arg-type]
+
+
 async def finished_job(
     client: httpx.AsyncClient, job_id: str, timeout_s: float = 60
 ) -> dict[str, Any]:

@@ -3,15 +3,13 @@ position and eta_s, Idempotency-Key, and a bound that stores nothing beyond it."
 
 from __future__ import annotations
 
-import time
-
 import redis
 
 from jobs import protocol
 from jobs.contract import JobStatus
 from jobs.protocol import WorkerProtocol
 from tests.api.conftest import MODEL, caller
-from tests.conftest import photo
+from tests.conftest import fake_throughput, photo
 
 DOG = photo("grad_dog_cat.jfif").data
 GRAYSCALE = photo("gcompris_panda.webp").data
@@ -30,7 +28,7 @@ def test_a_queued_job_has_a_position_and_an_eta_and_an_ended_one_neither(announc
     assert (first["http"], first["position"], first["eta_s"]) == (202, 0, None)
     assert (second["position"], second["eta_s"]) == (1, None)  # nothing ended yet: unknown
     with redis.Redis.from_url(announced) as client:
-        client.set(protocol.ended_key(MODEL, int(time.time()) - 9), 20)  # about 2 jobs/s
+        fake_throughput(client, MODEL, 2)
         read = caller(announced)("GET", f"/jobs/{second['id']}").json()
         assert read["position"] == 1 and 0.9 < read["eta_s"] < 1.1  # 2 jobs at 2/s
         WorkerProtocol(client, max_attempts=3).start(first["id"], "test-worker")

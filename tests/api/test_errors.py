@@ -8,7 +8,6 @@ code in api/errors.py's status table is exercised here, so a new code comes with
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +18,10 @@ import redis
 from PIL import Image
 
 from api.errors import STATUS
-from jobs import protocol
 from jobs.contract import Job
 from stack.processes import ROOT, free_port
 from tests.api.conftest import MODEL, announce, caller
-from tests.conftest import photo, submit_job
+from tests.conftest import fake_throughput, photo, submit_job
 
 SUBMIT = ["/jobs", "/predict"]
 
@@ -53,7 +51,7 @@ def backlog(redis_url: str) -> None:
     with redis.Redis.from_url(redis_url) as client:
         for _ in range(20):
             submit_job(client, Job(model=MODEL, top_k=1, source="api"), b"x")
-        client.set(protocol.ended_key(MODEL, int(time.time()) - 9), 100)
+        fake_throughput(client, MODEL, 10)
 
 
 def used_key(redis_url: str) -> httpx.Response:

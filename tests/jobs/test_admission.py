@@ -4,6 +4,7 @@ queue by, the bounds under a concurrent burst, idempotency, and the estimates (p
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Iterator
 
@@ -15,10 +16,10 @@ from jobs import admission, protocol
 from jobs.client import JobClient
 from jobs.contract import ErrorCode, Job, JobError, JobStatus, ModelInfo
 from jobs.errors import DeadlineUnreachable, IdempotencyKeyReused, QueueFull
-from jobs.protocol import QueueState, WorkerProtocol
+from jobs.protocol import QueueState, Throughput, WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
-from tests.conftest import photo, submit_job
+from tests.conftest import fake_throughput, photo, submit_job
 
 MODEL = "imagewoof"
 IMAGE = b"not decoded here"
@@ -181,32 +182,43 @@ def test_the_throughput_is_what_the_finish_step_counted(
             await async_client.aclose()
 
     state = asyncio.run(read())
-    assert (state.waiting, state.ended, state.position) == (2, 4, 1)
-    assert state.oldest_ended_s is not None and state.now - state.oldest_ended_s < 2
+    assert (state.waiting, state.position) == (2, 1) and state.throughput is not None
+    assert state.throughput.rate == pytest.approx(4 / protocol.THROUGHPUT_TAU_S)
+    assert 0 <= state.now - state.throughput.since < 2
     rate = admission.throughput(state)
-    assert rate is not None and 2 <= rate <= 4  # 4 jobs within the last 1-2 s
+    assert rate is not None and 3.5 <= rate <= 4.1  # 4 jobs within the last second
     assert admission.eta_s(state, 1) == pytest.approx(2 / rate, abs=1e-3)
 
 
-def state(waiting: int = 0, ended: int = 0, ago_s: float = 10.0) -> QueueState:
+def state(waiting: int = 0, rate: float = 0, since_s: float = 600, at_s: float = 0) -> QueueState:
+    """`rate` jobs/s held as of `at_s` seconds ago, counted since `since_s` seconds ago."""
     now = 1_000_000.0
-    oldest = int(now - ago_s) if ended else None
-    return QueueState(waiting, ended, oldest, now, image_bytes=waiting * 100)
+    held = Throughput(rate, now - at_s, now - since_s) if rate else None
+    return QueueState(waiting, held, now, image_bytes=waiting * 100)
+
+
+def held_rate(rate: float, since_s: float) -> float:
+    """What the finish step holds after `since_s` seconds of a steady `rate`."""
+    return rate * (1 - math.exp(-since_s / protocol.THROUGHPUT_TAU_S))
 
 
 def test_estimates_from_the_throughput() -> None:
     assert admission.throughput(state()) is None and admission.eta_s(state(), 3) is None
-    busy = state(waiting=40, ended=100, ago_s=10)  # 10 jobs/s
+    busy = state(waiting=40, rate=10)  # 10 jobs/s for long
     assert admission.throughput(busy) == pytest.approx(10)
     assert admission.eta_s(busy, 0) == pytest.approx(0.1)
     assert admission.eta_s(busy, 39) == pytest.approx(4.0)
-    assert admission.throughput(state(ended=3, ago_s=0.2)) == pytest.approx(3)  # at least 1 s
+    for since_s in (2, 10, 45):  # a steady rate reads right from the first seconds
+        young = state(rate=held_rate(10, since_s), since_s=since_s)
+        assert admission.throughput(young) == pytest.approx(10)
+    quiet = state(rate=10, at_s=30)  # nothing ended for 30 s: decayed by e
+    assert admission.throughput(quiet) == pytest.approx(10 / math.e, rel=1e-3)
     assert admission.drain_s(state(), 100) == admission.DEFAULT_RETRY_AFTER_S
     assert admission.drain_s(busy, 1) == 1.0  # never below a second
 
 
 def test_a_deadline_shorter_than_the_expected_wait_is_refused() -> None:
-    busy = state(waiting=40, ended=100, ago_s=10)  # 41st job: ends in 4.1 s
+    busy = state(waiting=40, rate=10)  # 41st job: ends in 4.1 s
     admission.check_deadline(None, busy)
     admission.check_deadline(5.0, busy)
     admission.check_deadline(0.1, state(waiting=40))  # unknown wait: admitted
@@ -217,7 +229,7 @@ def test_a_deadline_shorter_than_the_expected_wait_is_refused() -> None:
 
 def test_a_full_queue_says_when_to_come_back() -> None:
     settings = QueueSettings(max_queued=30, max_queued_bytes=4000)
-    busy = state(waiting=40, ended=100, ago_s=10)
+    busy = state(waiting=40, rate=10)
     error = admission.queue_full(protocol.Admitted("full", busy), 100, settings)
     assert isinstance(error, QueueFull) and error.retry_after_s == pytest.approx(1.1)
     error = admission.queue_full(protocol.Admitted("full_bytes", busy), 100, settings)
@@ -231,7 +243,7 @@ def test_a_deadline_is_checked_before_anything_is_stored(
 ) -> None:
     for _ in range(20):
         submit(client)
-    client.set(protocol.ended_key(MODEL, int(time.time()) - 9), 100)  # about 10 jobs/s
+    fake_throughput(client, MODEL, 10)
     before = client.dbsize()
 
     async def run() -> None:
