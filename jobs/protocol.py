@@ -2,9 +2,9 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              admission bounds, idempotency, record, queued set and
-                                            waiting accounting: one script; then the image and
-                                            the queue message: one MULTI
+    submit   client  -> queued              admission bounds, idempotency, record, queued set,
+                                            accounting, image and queue message: one script
+                                            (near the bytes bound: the image and message after)
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
@@ -156,8 +156,9 @@ local function count_ended(model, now)
   local held = redis.call('HMGET', key, 'rate', 'at')
   local rate, at = tonumber(held[1]) or 0, tonumber(held[2]) or now
   rate = rate * math.exp(-math.max(0, now - at) / {THROUGHPUT_TAU_S}) + 1 / {THROUGHPUT_TAU_S}
-  redis.call('HSET', key, 'rate', tostring(rate), 'at', tostring(math.max(now, at)))
-  redis.call('HSETNX', key, 'since', tostring(now))
+  local exact = '%.17g'
+  redis.call('HSET', key, 'rate', exact:format(rate), 'at', exact:format(math.max(now, at)))
+  redis.call('HSETNX', key, 'since', exact:format(now))
   redis.call('EXPIRE', key, {THROUGHPUT_IDLE_S})
 end
 """
@@ -268,14 +269,15 @@ return requeued
 """
 )
 
-# KEYS: job, the model's waiting set. ARGV: id, record, image bytes, job TTL, image TTL, now
-# (Unix seconds), model, max waiting (0: no bound), max waiting bytes (0: no bound),
-# idempotency key ('' for none), fingerprint, idempotency TTL, submission time.
-# Returns {outcome, ...}: reused | existing, record | full or full_bytes, waiting, bytes,
-# throughput | queued, position, waiting, throughput (rate, at, since). Bounds, idempotency
-# and the record are one atomic step (a burst cannot overshoot, one key makes one job), before
-# the image is sent: a refused upload never reaches Redis. `store_image` then sends the image
-# and the queue message together.
+# KEYS: job, the model's waiting set, image. ARGV: id, record, image size, job TTL, image TTL,
+# now (Unix seconds), model, max waiting (0: no bound), max image bytes (0: no bound),
+# idempotency key ('' for none), fingerprint, idempotency TTL, submission time, the image and
+# its queue message ('' for both: `store_image` sends them once admitted).
+# Returns {outcome, ...}: reused | existing, record | queued, full or full_bytes, then the
+# position (-1: none), waiting, image bytes held, throughput (rate, at, since). Bounds,
+# idempotency and the record are one atomic step: a burst cannot overshoot, one key makes one
+# job. Far from the bytes bound the image rides along (one round trip); near it, it is sent
+# only once admitted, so a refused upload never reaches Redis (`ClientProtocol.submit`).
 SUBMIT = (
     QUEUE_LUA
     + f"""
@@ -294,10 +296,10 @@ local waiting = redis.call('ZCARD', KEYS[2])
 local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
 local rate = throughput(ARGV[7])
 if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
-  return {{'full', waiting, bytes, rate[1], rate[2], rate[3]}}
+  return {{'full', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
 end
 if tonumber(ARGV[9]) > 0 and bytes + tonumber(ARGV[3]) > tonumber(ARGV[9]) then
-  return {{'full_bytes', waiting, bytes, rate[1], rate[2], rate[3]}}
+  return {{'full_bytes', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 redis.call('ZADD', '{QUEUED}', ARGV[13], ARGV[1])
@@ -305,7 +307,12 @@ enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
 if ARGV[10] ~= '' then
   redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
 end
-return {{'queued', redis.call('ZRANK', KEYS[2], ARGV[1]), waiting + 1, rate[1], rate[2], rate[3]}}
+if ARGV[14] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[14], 'EX', ARGV[5])
+  redis.call('LPUSH', '{QUEUE_NAME}', ARGV[15])
+end
+local position = redis.call('ZRANK', KEYS[2], ARGV[1])
+return {{'queued', position, waiting + 1, bytes + tonumber(ARGV[3]), rate[1], rate[2], rate[3]}}
 """
 )
 
@@ -435,14 +442,19 @@ def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int =
 
 
 def submit_call(
-    job: Job, image_bytes: int, settings: QueueSettings, once: Idempotency | None, now: float
-) -> tuple[list[str], list[str | int]]:
-    """The SUBMIT script's keys and arguments."""
+    job: Job,
+    image: bytes,
+    settings: QueueSettings,
+    once: Idempotency | None,
+    now: float,
+    inline: bool = True,
+) -> tuple[list[str], list[str | int | bytes]]:
+    """The SUBMIT script's keys and arguments; `inline`: the image and message ride along."""
     once = once or Idempotency("", "")
-    args: list[str | int] = [
+    args: list[str | int | bytes] = [
         job.id,
         job.model_dump_json(exclude=READ_TIME_FIELDS),
-        image_bytes,
+        len(image),
         settings.job_ttl_s,
         settings.image_ttl_s,
         repr(now),
@@ -453,8 +465,10 @@ def submit_call(
         once.fingerprint,
         settings.idempotency_ttl_s,
         repr(job.created_at.timestamp()),
+        image if inline else "",
+        queue_message(job.id) if inline else "",
     ]
-    return [job_key(job.id), waiting_key(job.model)], args
+    return [job_key(job.id), waiting_key(job.model), image_key(job.id)], args
 
 
 def store_image(pipe: Any, job_id: str, image: bytes, image_ttl_s: int) -> None:
@@ -467,13 +481,13 @@ def store_image(pipe: Any, job_id: str, image: bytes, image_ttl_s: int) -> None:
 def admitted(reply: Sequence[Any], now: float) -> Admitted:
     """The SUBMIT script's reply, read."""
     outcome = _text(reply[0])
-    if outcome == "queued":
-        return Admitted(outcome, _state(reply[2:], now, int(reply[1])))
     if outcome == "existing":
         return Admitted(outcome, record=reply[1])
     if outcome == "reused":
         return Admitted(outcome)
-    return Admitted(outcome, _state([reply[1], *reply[3:]], now, None, int(reply[2])))
+    position, waiting, held, *rate = reply[1:]
+    place = None if int(position) < 0 else int(position)
+    return Admitted(outcome, _state([waiting, *rate], now, place, int(held)))
 
 
 class ClientProtocol:
@@ -483,15 +497,30 @@ class ClientProtocol:
         self._redis = client
         self._submit = client.register_script(SUBMIT)
         self._queue_state = client.register_script(QUEUE_STATE)
+        # Image bytes held in Redis as the last submission saw them, and those this process is
+        # sending inside SUBMIT scripts now: the rule for sending an image along (below).
+        self._held_bytes = 0
+        self._sending_bytes = 0
 
     async def submit(
         self, job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None
     ) -> Admitted:
-        """Admit the job (one script), then send its image and message (one transaction)."""
+        """Admit the job and store it. While the image bytes held plus those this process is
+        sending stay within half of KENNEL_MAX_QUEUED_BYTES, the image rides along: one round
+        trip. Nearer the bound it is sent only once admitted (one more transaction), so a
+        burst of refused uploads never fills Redis's client buffers."""
         now = time.time()
-        keys, args = submit_call(job, len(image), settings, idempotency, now)
-        result = admitted(await self._submit(keys=keys, args=args), now)
-        if result.outcome == "queued":
+        bound = settings.max_queued_bytes
+        inline = bound == 0 or self._held_bytes + self._sending_bytes + len(image) <= bound // 2
+        keys, args = submit_call(job, image, settings, idempotency, now, inline)
+        self._sending_bytes += len(image) if inline else 0
+        try:
+            result = admitted(await self._submit(keys=keys, args=args), now)
+        finally:
+            self._sending_bytes -= len(image) if inline else 0
+        if result.state is not None:
+            self._held_bytes = result.state.image_bytes
+        if result.outcome == "queued" and not inline:
             async with self._redis.pipeline(transaction=True) as pipe:
                 store_image(pipe, job.id, image, settings.image_ttl_s)
                 await pipe.execute()

@@ -195,14 +195,19 @@ def huge_upload() -> bytes:
 
 
 def submit_job(
-    client: redis.Redis, job: Job, image: bytes, settings: QueueSettings | None = None
+    client: redis.Redis,
+    job: Job,
+    image: bytes,
+    settings: QueueSettings | None = None,
+    inline: bool = True,
 ) -> protocol.Admitted:
-    """The submit step as `JobClient.submit` takes it (sync): admit, then store the image."""
+    """The submit step as `JobClient.submit` takes it (sync); not `inline`: admit, then store
+    the image."""
     settings = settings or QueueSettings()
     now = time.time()
-    keys, args = protocol.submit_call(job, len(image), settings, None, now)
+    keys, args = protocol.submit_call(job, image, settings, None, now, inline)
     admitted = protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now)
-    if admitted.outcome == "queued":
+    if admitted.outcome == "queued" and not inline:
         with client.pipeline(transaction=True) as pipe:
             protocol.store_image(pipe, job.id, image, settings.image_ttl_s)
             pipe.execute()

@@ -40,9 +40,11 @@ def steps(client: redis.Redis) -> WorkerProtocol:
     return steps
 
 
-def submit(client: redis.Redis, image: bytes = IMAGE, **settings: int) -> protocol.Admitted:
+def submit(
+    client: redis.Redis, image: bytes = IMAGE, inline: bool = True, **settings: int
+) -> protocol.Admitted:
     job = Job(model=MODEL, top_k=2, source="api")
-    return submit_job(client, job, image, QueueSettings(**settings))
+    return submit_job(client, job, image, QueueSettings(**settings), inline)
 
 
 def job_id(admitted: protocol.Admitted, client: redis.Redis) -> str:
@@ -65,8 +67,9 @@ def test_the_accounting_follows_a_job_out_by_every_path(
     client: redis.Redis, steps: WorkerProtocol
 ) -> None:
     size = len(IMAGE)
-    a, b, c = (job_id(submit(client), client) for _ in range(3))
+    a, b, c = (job_id(submit(client, inline=inline), client) for inline in (True, False, True))
     assert accounted(client) == (3, 3 * size, 3)
+    assert client.llen(protocol.QUEUE_NAME) == 3 and client.exists(protocol.image_key(b))
     steps.start(a, "worker-a")  # start: no longer waiting, its image still held
     assert accounted(client) == (2, 3 * size, 3)
     steps.finish(a, JobStatus.FAILED, failed())  # finish: its image deleted
