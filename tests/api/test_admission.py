@@ -45,6 +45,14 @@ def test_an_idempotency_key_answers_its_job_and_refuses_another_image(announced:
     again = post(announced, key="order-17")
     assert (made["http"], again["http"]) == (202, 200)
     assert again["id"] == made["id"] and again["position"] == 0
+    waited = caller(announced)(
+        "POST",
+        "/jobs",
+        files={"image": ("dog.jpg", DOG)},
+        headers={"Idempotency-Key": "order-17", "Prefer": "wait=1"},
+    )
+    assert waited.status_code == 200 and waited.json()["id"] == made["id"]
+    assert waited.headers["Preference-Applied"] == "wait=1"
     reused = post(announced, GRAYSCALE, key="order-17")
     assert reused["http"] == 422 and reused["error"]["code"] == "idempotency_key_reused"
     with redis.Redis.from_url(announced) as client:
