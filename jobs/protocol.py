@@ -169,7 +169,7 @@ START = (
     QUEUE_LUA
     + f"""
 local raw = redis.call('GET', KEYS[1])
-if not raw then return {{'missing'}} end
+if not raw then release_image(ARGV[1]) return {{'missing'}} end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
 leave_waiting(ARGV[1], job.model)
@@ -208,7 +208,7 @@ FINISH = (
     QUEUE_LUA
     + f"""
 local raw = redis.call('GET', KEYS[1])
-if not raw then return nil end
+if not raw then release_image(ARGV[1]) return nil end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return nil end
 if job.worker and job.worker ~= cjson.null then

@@ -88,6 +88,17 @@ def test_the_accounting_follows_a_job_out_by_every_path(
     assert accounted(client) == (0, 0, 0)
 
 
+def test_a_job_whose_record_expired_holds_no_bytes_once_a_worker_meets_it(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    started, waiting = (job_id(submit(client), client) for _ in range(2))
+    steps.start(started, "worker-a")
+    client.delete(protocol.job_key(started), protocol.job_key(waiting))  # records expired
+    steps.finish(started, JobStatus.FAILED, failed())
+    assert steps.start(waiting, "worker-a").outcome == "missing"
+    assert client.get(protocol.IMAGE_BYTES) == b"0" and client.hlen(protocol.IMAGE_SIZES) == 0
+
+
 def stored_status(client: redis.Redis, job: str) -> JobStatus:
     raw = client.get(protocol.job_key(job))
     assert raw is not None
