@@ -50,6 +50,10 @@ MAX_MESSAGE_CHARS = 300
 CLOSES_CONNECTION = {408, 413}
 
 
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 class ApiError(Exception):
     code: ErrorCode
 
@@ -111,10 +115,6 @@ def error_response(
         extra["Connection"] = "close"
     body = {"error": {"code": code, "message": shortened(message)}}
     return JSONResponse(body, status, headers=extra or None)
-
-
-def retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
