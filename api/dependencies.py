@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Header, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
+from jobs.admission import MAX_IDEMPOTENCY_KEY_CHARS
 from jobs.client import JobClient
 from jobs.contract import Webhook, WebhookEvent
 from jobs.metrics import JOBS_REJECTED
@@ -58,6 +59,10 @@ async def submission(
             description="Comma list of `running`, `completed` (any end); default `completed`.",
         ),
     ] = None,
+    deadline_s: Annotated[
+        float | None,
+        Form(gt=0, description="Refused (429 deadline_unreachable) past the expected wait."),
+    ] = None,
 ) -> Submission:
     await check_form(request)
     return Submission(
@@ -65,6 +70,7 @@ async def submission(
         model=model or settings.default_model,
         top_k=top_k,
         webhook=await requested_webhook(webhook, webhook_events, settings.webhook),
+        deadline_s=deadline_s,
     )
 
 
@@ -104,6 +110,15 @@ async def check_form(request: Request) -> None:
         raise InvalidRequest("top_k: give a plain integer from 1 to 1000, such as 5.")
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        description="The same key (per API client) within KENNEL_IDEMPOTENCY_TTL_S answers "
+        "the job it made (200) and stores nothing; with another image, 422.",
+    ),
+]
 Jobs = Annotated[JobClient, Depends(job_client)]
 Settings = Annotated[ApiSettings, Depends(api_settings)]
 Form_ = Annotated[Submission, Depends(submission)]

@@ -50,6 +50,10 @@ MAX_MESSAGE_CHARS = 300
 CLOSES_CONNECTION = {408, 413}
 
 
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 class ApiError(Exception):
     code: ErrorCode
 
@@ -80,7 +84,7 @@ class RateLimited(ApiError):
         self.retry_after_s = retry_after_s
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
+        return retry_after(self.retry_after_s)
 
 
 class InvalidRequest(ApiError):
@@ -114,7 +118,10 @@ def error_response(
 
 
 def api_error_response(exc: ApiError | JobsError) -> JSONResponse:
-    headers = exc.headers() if isinstance(exc, ApiError) else None
+    if isinstance(exc, ApiError):
+        headers = exc.headers()
+    else:
+        headers = {} if exc.retry_after_s is None else retry_after(exc.retry_after_s)
     return error_response(STATUS[exc.code], exc.code, exc.message, headers)
 
 

@@ -84,6 +84,7 @@ class QueueReading:
     waiting: int  # jobs submitted and not yet started by a worker (the queued set)
     oldest_submitted_at: float | None  # submission time of the oldest of those, Unix seconds
     workers: int  # workers whose heartbeat key is alive
+    image_bytes: int = 0  # image bytes held for jobs not ended (KENNEL_MAX_QUEUED_BYTES)
 
 
 def read_queue(client: redis.Redis) -> QueueReading:
@@ -92,13 +93,15 @@ def read_queue(client: redis.Redis) -> QueueReading:
     pipe.llen(QUEUE_NAME)
     pipe.zcard(protocol.QUEUED)
     pipe.zrange(protocol.QUEUED, 0, 0, withscores=True)
-    depth, waiting, oldest = pipe.execute()
+    pipe.get(protocol.IMAGE_BYTES)
+    depth, waiting, oldest, image_bytes = pipe.execute()
     workers = sum(1 for _ in client.scan_iter(protocol.WORKER_PATTERN, count=1000))
     return QueueReading(
         depth=int(depth),
         waiting=int(waiting),
         oldest_submitted_at=float(oldest[0][1]) if oldest else None,
         workers=workers,
+        image_bytes=int(image_bytes or 0),
     )
 
 
@@ -124,12 +127,19 @@ def queue_gauges(reading: QueueReading, now: float) -> list[GaugeMetricFamily]:
         labels=["queue"],
     )
     backlog.add_metric([QUEUE_NAME], reading.waiting / max(1, reading.workers))
-    return [depth, age, backlog]
+    image_bytes = GaugeMetricFamily(
+        "kennel_queued_image_bytes",
+        "Image bytes held in Redis for jobs waiting or running (KENNEL_MAX_QUEUED_BYTES).",
+        labels=["queue"],
+    )
+    image_bytes.add_metric([QUEUE_NAME], float(reading.image_bytes))
+    return [depth, age, backlog, image_bytes]
 
 
 class QueueDepth(Collector):
     """The queue's gauges (`kennel_queue_depth`, `kennel_oldest_queued_age_seconds`,
-    `kennel_backlog_per_worker`), read from Redis at scrape time."""
+    `kennel_backlog_per_worker`, `kennel_queued_image_bytes`), read from Redis at scrape
+    time."""
 
     def __init__(self, settings: QueueSettings) -> None:
         self._redis = connect(settings, socket_connect_timeout=1, socket_timeout=1)

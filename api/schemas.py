@@ -16,6 +16,7 @@ class Submission:
     model: str
     top_k: int
     webhook: Webhook | None = None
+    deadline_s: float | None = None
 
 
 class PredictResponse(BaseModel):
@@ -54,14 +55,16 @@ class ErrorResponse(BaseModel):
 ERROR_DESCRIPTIONS = {
     401: "No API key sent, where KENNEL_API_KEYS is set: `unauthorized`.",
     403: "An API key kennel does not know: `forbidden`.",
-    429: "Over this client's rate per minute: `rate_limited` (see `Retry-After`).",
+    429: "Over this client's rate per minute (`rate_limited`), too many jobs or image bytes "
+    "waiting (`queue_full`), or a deadline shorter than the expected wait "
+    "(`deadline_unreachable`); `Retry-After` says when to try again.",
     404: "Not found: `job_not_found`.",
     408: "The upload (headers or body) took too long: `upload_too_slow`.",
     413: "Too large: `file_too_large`, `too_many_pixels`.",
     415: "Not an image kennel reads: `not_an_image`.",
     422: "Invalid: `invalid_request`, `empty_file`, `bad_aspect_ratio`, `unknown_model`, "
-    "`webhook_not_allowed` (a webhook URL to a private, loopback or link-local address); from "
-    "/predict also `decode_failed`.",
+    "`webhook_not_allowed` (a webhook URL to a private, loopback or link-local address), "
+    "`idempotency_key_reused`; from /predict also `decode_failed`.",
     500: "The model failed on this image's batch: `inference_failed`.",
     503: "Redis unreachable (`queue_unavailable`), no worker serves (`no_models`), or, from "
     "/predict, the image expired before a worker took it (`image_expired`).",

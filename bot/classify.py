@@ -37,7 +37,7 @@ class ClassifyService:
         await self.limiter.acquire(chat_id)
         data = await self._download(bot, image)
         model = await self.chat_models.get(chat_id)
-        job = await self.jobs.submit(data, model, self.top_k, source="bot")
+        job = (await self.jobs.submit(data, model, self.top_k, source="bot")).job
         log.info("job %s submitted for chat %s (model %s)", job.id, chat_id, model)
         done = await self.jobs.wait(job.id, self.answer_timeout_s)
         if done is None or not done.status.is_terminal():

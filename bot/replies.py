@@ -21,6 +21,7 @@ SEND_A_PHOTO = (
 )
 NOT_SURE = "I'm not sure — it may not be one of the breeds I know."
 QUEUE_DOWN = "Sorry, I can't reach my classifier right now. Please try again in a minute."
+BUSY = "I'm very busy right now: too many pictures are waiting. Please send it again in a minute."
 NO_MODELS = "Sorry, no classifier is running right now. Please try again in a minute."
 MODEL_GONE = "The model this chat uses is not served any more; pick another with /model."
 TIMED_OUT = "This is taking longer than it should. Please try again in a little while."

@@ -1,15 +1,19 @@
 """Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis
-transaction that also queues the Celery message. The keys and steps are `jobs.protocol`'s.
+Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis script
+that checks the queue's bounds and the Idempotency-Key and stores the job, then one transaction
+with the image and the Celery message (a deadline costs one read before them). The keys and
+steps are `jobs.protocol`'s; the estimates (`position`, `eta_s`, Retry-After) `jobs.admission`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
@@ -18,12 +22,19 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs import protocol
+from jobs import admission, protocol
 from jobs.connection import RedisTarget
 from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, Webhook
-from jobs.errors import JobsError, NoModelsServed, NotReplicated, QueueUnavailable, UnknownModel
+from jobs.errors import (
+    IdempotencyKeyReused,
+    JobsError,
+    NoModelsServed,
+    NotReplicated,
+    QueueUnavailable,
+    UnknownModel,
+)
 from jobs.images import ImageLimits, inspect_image
-from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
+from jobs.metrics import JOBS_REJECTED, JOBS_REPLAYED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
 from jobs.waiting import Notifier
 
@@ -43,6 +54,23 @@ class _Status(BaseModel):
     status: JobStatus
 
 
+class _Queued(_Status):
+    """What placing a queued job in its model's queue needs of its record."""
+
+    id: str
+    model: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's job, and its JSON as a client reads it (`record`); `existing` when its
+    Idempotency-Key had made it before."""
+
+    job: Job
+    record: bytes
+    existing: bool
+
+
 def has_ended(raw: bytes) -> bool:
     return _Status.model_validate_json(raw).status.is_terminal()
 
@@ -59,6 +87,7 @@ class JobClient:
     def __init__(self, redis: aioredis.Redis, settings: QueueSettings) -> None:
         self._redis = redis
         self._settings = settings
+        self._steps = protocol.ClientProtocol(redis)
         self.limits = ImageLimits.from_settings(settings)
         # Models ever announced; re-read on a miss or after a worker announces, never shrunk,
         # so a Redis restart does not refuse jobs before the workers announce again.
@@ -98,16 +127,22 @@ class JobClient:
         top_k: int,
         source: str,
         owner: str | None = None,
+        idempotency_key: str | None = None,
+        deadline_s: float | None = None,
         webhook: Webhook | None = None,
-    ) -> Job:
-        """Check the image, store it and the job record, then queue the job by reference."""
+    ) -> Submitted:
+        """Check the image and the queue's bounds, then store the job and queue it by
+        reference; with an `idempotency_key` already used for the same submission, the job
+        it made instead."""
         try:
-            job = await self._submit(data, model, top_k, source, owner, webhook)
+            submitted = await self._submit(
+                data, model, top_k, source, owner, idempotency_key, deadline_s, webhook
+            )
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
-        JOBS_SUBMITTED.labels(source).inc()
-        return job
+        (JOBS_REPLAYED if submitted.existing else JOBS_SUBMITTED).labels(source).inc()
+        return submitted
 
     async def _submit(
         self,
@@ -116,47 +151,67 @@ class JobClient:
         top_k: int,
         source: str,
         owner: str | None,
+        idempotency_key: str | None,
+        deadline_s: float | None,
         webhook: Webhook | None,
-    ) -> Job:
+    ) -> Submitted:
         inspect_image(data, self.limits)
         job = Job(model=model, top_k=top_k, source=source, owner=owner, webhook=webhook)
+        once = None
+        if idempotency_key is not None:
+            once = admission.idempotency(idempotency_key, owner, data, model, top_k)
         async with outage_as_unavailable():
             await self._check_model(model)
-            await self._store(job, data)
-        log.debug("job %s queued for model %s from %s", job.id, model, source)
-        return job
-
-    async def _store(self, job: Job, data: bytes) -> None:
-        """The submit step; with replicas to wait for, a job they do not confirm in time is
-        withdrawn and refused (503): a job answered 202 survives the loss of the master."""
-        settings = self._settings
-        replicas = settings.replicas_to_wait
-        async with self._redis.pipeline(transaction=False) as pipe:
-            protocol.store_job(
-                pipe,
-                job,
-                data,
-                settings.job_ttl_s,
-                settings.image_ttl_s,
-                replicas,
-                settings.redis_replica_timeout_ms,
+            if deadline_s is not None:
+                admission.check_deadline(deadline_s, await self._steps.queue_state(model))
+            admitted = await self._steps.submit(job, data, self._settings, once)
+        if admitted.outcome == "reused":
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used for another submission (another image, model "
+                "or top_k); use a new key."
             )
-            replies = await pipe.execute()
-        if protocol.replicated(replies, replicas):
-            return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            protocol.withdraw(pipe, job.id)
-            await pipe.execute()
-        raise NotReplicated(
-            f"The job was not accepted: {replies[-1]} of the {replicas} Redis replica(s) "
-            f"needed confirmed it within {settings.redis_replica_timeout_ms} ms (a failover, or "
-            "a replica down); retry."
+        if admitted.outcome == "existing":
+            assert admitted.record is not None
+            raw = await self._placed(admitted.record)
+            return Submitted(Job.model_validate_json(raw), raw, existing=True)
+        if admitted.outcome == "unreplicated":
+            raise NotReplicated(
+                f"The job was not accepted: {admitted.replicas} of the "
+                f"{self._settings.replicas_to_wait} Redis replica(s) needed confirmed it within "
+                f"{self._settings.redis_replica_timeout_ms} ms (a failover, or a replica down); "
+                "retry."
+            )
+        if admitted.outcome != "queued":
+            raise admission.queue_full(admitted, len(data), self._settings)
+        assert admitted.state is not None and admitted.state.position is not None
+        position = admitted.state.position
+        job = job.model_copy(
+            update={"position": position, "eta_s": admission.eta_s(admitted.state, position)}
         )
+        log.debug("job %s queued for model %s from %s", job.id, model, source)
+        return Submitted(job, job.model_dump_json().encode(), existing=False)
 
     async def get_raw(self, job_id: str) -> bytes | None:
-        """The job record's JSON as stored (what GET /jobs/{id} answers), or None."""
+        """The job record's JSON as stored (what GET /jobs/{id} answers), or None; a queued
+        job's with its `position` and `eta_s` added (one more round trip)."""
+        raw = await self._read(job_id)
+        return None if raw is None else await self._placed(raw)
+
+    async def _read(self, job_id: str) -> bytes | None:
         async with outage_as_unavailable():
             return await protocol.read_job(self._redis, job_id)
+
+    async def _placed(self, raw: bytes) -> bytes:
+        """The record as stored, or for a queued job with its place and expected end."""
+        queued = _Queued.model_validate_json(raw)
+        if queued.status != JobStatus.QUEUED:
+            return raw
+        async with outage_as_unavailable():
+            state = await self._steps.queue_state(queued.model, queued.id)
+        record = json.loads(raw)
+        record["position"] = state.position
+        record["eta_s"] = None if state.position is None else admission.eta_s(state, state.position)
+        return json.dumps(record, separators=(",", ":")).encode()
 
     async def get(self, job_id: str) -> Job | None:
         raw = await self.get_raw(job_id)
@@ -169,10 +224,12 @@ class JobClient:
         with self.notifier.watch(job_id) as woken:
             while True:
                 woken.clear()
-                raw = await self.get_raw(job_id)
+                raw = await self._read(job_id)
                 remaining = deadline - loop.time()
-                if raw is None or remaining <= 0 or has_ended(raw):
+                if raw is None or has_ended(raw):
                     return raw
+                if remaining <= 0:
+                    return await self._placed(raw)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), min(remaining, RECHECK_S))
 

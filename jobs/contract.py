@@ -110,6 +110,20 @@ class Job(BaseModel):
     result: JobResult | None = None
     error: JobError | None = None
     webhook: Webhook | None = Field(None, description="Called at the events it names.")
+    position: int | None = Field(
+        None,
+        description="While queued: how many jobs for its model wait before it (0: next). "
+        "Computed when read, not stored.",
+    )
+    eta_s: float | None = Field(
+        None,
+        description="While queued: seconds until it is expected to end, from the recent "
+        "throughput of its model's workers; null when unknown (nothing ended recently).",
+    )
+
+
+# Computed when a queued job is read (`JobClient.get_raw`); never in the stored record.
+READ_TIME_FIELDS = {"position", "eta_s"}
 
 
 class ModelInfo(BaseModel):

@@ -8,9 +8,10 @@ class JobsError(Exception):
 
     code: ErrorCode
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after_s = retry_after_s  # when to try again (HTTP Retry-After), if known
 
 
 class ImageRejected(JobsError):
@@ -55,3 +56,21 @@ class NotReplicated(QueueUnavailable):
 
 class JobNotFound(JobsError):
     code = ErrorCode.JOB_NOT_FOUND
+
+
+class QueueFull(JobsError):
+    """Too many jobs (KENNEL_MAX_QUEUED) or image bytes (KENNEL_MAX_QUEUED_BYTES) wait."""
+
+    code = ErrorCode.QUEUE_FULL
+
+
+class DeadlineUnreachable(JobsError):
+    """The job's deadline is shorter than its expected wait."""
+
+    code = ErrorCode.DEADLINE_UNREACHABLE
+
+
+class IdempotencyKeyReused(JobsError):
+    """An Idempotency-Key already made a job from another submission."""
+
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED

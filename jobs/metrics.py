@@ -1,4 +1,4 @@
-"""What every submitter counts: jobs queued and jobs refused, by who submitted them.
+"""What every submitter counts: jobs queued, refused and replayed, by who submitted them.
 
 Counted in `JobClient.submit`, the one place the API and the bot submit through, so both count
 the same way. Label values are bounded: `source` is api or bot, `code` an `ErrorCode`.
@@ -15,8 +15,14 @@ JOBS_SUBMITTED = Counter(
 )
 JOBS_REJECTED = Counter(
     "kennel_jobs_rejected_total",
-    "Submissions refused before queueing (bad image, unknown model, queue down), by error code.",
+    "Submissions refused before queueing (bad image, unknown model, queue down or full, "
+    "deadline unreachable, Idempotency-Key reused), by error code.",
     ["source", "code"],
+)
+JOBS_REPLAYED = Counter(
+    "kennel_jobs_replayed_total",
+    "Submissions answered with the job their Idempotency-Key had made (nothing stored).",
+    ["source"],
 )
 
 

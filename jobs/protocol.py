@@ -2,7 +2,9 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              record, image, queued set and queue message (a script),
+    submit   client  -> queued              admission bounds, idempotency, record, queued set,
+                                            accounting, image and queue message: one script
+                                            (near the bytes bound: the image and message after);
                                             then WAIT until replicas hold them, when asked
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
@@ -27,9 +29,10 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +41,7 @@ import redis.asyncio as aioredis
 
 from jobs.contract import (
     QUEUE_NAME,
+    READ_TIME_FIELDS,
     TASK_NAME,
     WEBHOOK_QUEUE_NAME,
     WEBHOOK_TASK_NAME,
@@ -48,12 +52,21 @@ from jobs.contract import (
     WebhookEvent,
     utcnow,
 )
+from jobs.settings import QueueSettings
 
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers announce them
 WORKERS = f"{PREFIX}:workers"  # set: every worker that announced and has not retired
 WORKER_PATTERN = f"{PREFIX}:worker:*"
 QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submission time
+# The admission accounting (jobs waiting for each model: `waiting_key`; image bytes held for
+# jobs not ended), kept by the QUEUE_LUA fragment below and nowhere else.
+IMAGE_SIZES = f"{PREFIX}:image-sizes"  # hash: job id -> its image's bytes, until it is deleted
+IMAGE_BYTES = f"{PREFIX}:image-bytes"  # string: the sum of IMAGE_SIZES
+# Recent throughput: an exponentially weighted rate of a model's ended jobs, with this time
+# constant; forgotten (unknown) after this long with no job ended.
+THROUGHPUT_TAU_S = 30.0
+THROUGHPUT_IDLE_S = 60
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
@@ -74,6 +87,21 @@ def image_key(job_id: str) -> str:
     return f"{PREFIX}:image:{job_id}"
 
 
+def waiting_key(model: str) -> str:
+    """The zset of a model's waiting jobs, scored by their image's expiry (so: in order)."""
+    return f"{PREFIX}:waiting:{model}"
+
+
+def throughput_key(model: str) -> str:
+    """Hash `rate` (jobs/s, as of `at`), `at`, `since` (Unix seconds): see `jobs.admission`."""
+    return f"{PREFIX}:throughput:{model}"
+
+
+def idempotency_key(digest: str) -> str:
+    """`job-id fingerprint` of the job an Idempotency-Key (hashed with its owner) made."""
+    return f"{PREFIX}:idempotency:{digest}"
+
+
 def worker_key(name: str) -> str:
     """Exists while the worker's heartbeat is fresh; holds the names of its models."""
     return f"{PREFIX}:worker:{name}"
@@ -87,17 +115,6 @@ def running_key(name: str) -> str:
 def timestamp(moment: datetime | None = None) -> str:
     """A time as the job record writes it (pydantic's JSON form of an aware datetime)."""
     return (moment or utcnow()).isoformat().replace("+00:00", "Z")
-
-
-# KEYS: job, image, queued set, Celery's queue. ARGV: record, image, job TTL, image TTL, submitted
-# at (epoch seconds), id, queue message. A script rather than a MULTI so that a WAIT can follow it
-# on the same connection (WAIT does not block inside a MULTI).
-SUBMIT = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-redis.call('LPUSH', KEYS[4], ARGV[7])
-"""
 
 
 def _celery_message(
@@ -179,14 +196,72 @@ end
 """
 _RUNNING, _COMPLETED = WebhookEvent.RUNNING.value, WebhookEvent.COMPLETED.value
 
+# Shared by the scripts: the admission accounting is written only here, so it stays in step
+# whatever the path. A job waits (in its model's zset: what KENNEL_MAX_QUEUED counts) from
+# submit (or reap) to start; its image's bytes are held (KENNEL_MAX_QUEUED_BYTES) from submit
+# until the image is deleted (finish, poison; a cancel or expiry calls `leave_queue` too).
+# Releasing is idempotent (a size is subtracted once, when its hash field goes), so a path that
+# runs twice does no harm. `prune` forgets waiting jobs whose image expired: its bytes are no
+# longer in Redis (a worker fails the job `image_expired` when it starts it).
+QUEUE_LUA = f"""
+local function waiting_key(model) return '{PREFIX}:waiting:' .. model end
+local function enter_queue(id, model, size, image_expires_at)
+  redis.call('ZADD', waiting_key(model), image_expires_at, id)
+  if redis.call('HSETNX', '{IMAGE_SIZES}', id, size) == 1 then
+    redis.call('INCRBY', '{IMAGE_BYTES}', size)
+  end
+end
+local function release_image(id)
+  local size = redis.call('HGET', '{IMAGE_SIZES}', id)
+  if size then
+    redis.call('HDEL', '{IMAGE_SIZES}', id)
+    redis.call('DECRBY', '{IMAGE_BYTES}', size)
+  end
+end
+local function leave_waiting(id, model)
+  redis.call('ZREM', '{QUEUED}', id)
+  redis.call('ZREM', waiting_key(model), id)
+end
+local function leave_queue(id, model)
+  leave_waiting(id, model)
+  release_image(id)
+end
+local function prune(now)
+  for _, model in ipairs(redis.call('HKEYS', '{MODELS}')) do
+    local gone = redis.call('ZRANGEBYSCORE', waiting_key(model), '-inf', now, 'LIMIT', 0, 100)
+    for _, id in ipairs(gone) do
+      redis.call('ZREM', waiting_key(model), id)
+      release_image(id)
+    end
+  end
+end
+local function throughput_key(model) return '{PREFIX}:throughput:' .. model end
+local function throughput(model)
+  return redis.call('HMGET', throughput_key(model), 'rate', 'at', 'since')
+end
+local function count_ended(model, now)
+  local key = throughput_key(model)
+  local held = redis.call('HMGET', key, 'rate', 'at')
+  local rate, at = tonumber(held[1]) or 0, tonumber(held[2]) or now
+  rate = rate * math.exp(-math.max(0, now - at) / {THROUGHPUT_TAU_S}) + 1 / {THROUGHPUT_TAU_S}
+  local exact = '%.17g'
+  redis.call('HSET', key, 'rate', exact:format(rate), 'at', exact:format(math.max(now, at)))
+  redis.call('HSETNX', key, 'since', exact:format(now))
+  redis.call('EXPIRE', key, {THROUGHPUT_IDLE_S})
+end
+"""
+
 # KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
 # prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
-START = f"""{_NOTIFY_LUA}
+START = (
+    QUEUE_LUA
+    + _NOTIFY_LUA
+    + f"""
 local raw = redis.call('GET', KEYS[1])
-if not raw then return {{'missing'}} end
+if not raw then release_image(ARGV[1]) return {{'missing'}} end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
-redis.call('ZREM', KEYS[3], ARGV[1])
+leave_waiting(ARGV[1], job.model)
 if job.worker and job.worker ~= cjson.null then
   redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
 end
@@ -199,6 +274,7 @@ if job.attempts >= tonumber(ARGV[4]) then
   raw = cjson.encode(job)
   redis.call('SET', KEYS[1], raw, 'KEEPTTL')
   redis.call('DEL', KEYS[2])
+  release_image(ARGV[1])
   redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
   notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
   return {{'poison', raw}}
@@ -213,13 +289,18 @@ redis.call('SADD', KEYS[4], ARGV[1])
 notify(raw, job, '{_RUNNING}', '{_RUNNING}_' .. job.attempts)
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
+)
 
 # KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
-# wake waiters here; 0: the caller publishes once for a whole batch).
-# Returns the ended record, or nil when the job had already ended (or expired): nothing written.
-FINISH = f"""{_NOTIFY_LUA}
+# wake waiters here; 0: the caller publishes once for a whole batch), now in Unix seconds (the
+# throughput). Returns the ended record, or nil when the job had already ended (or
+# expired): nothing written.
+FINISH = (
+    QUEUE_LUA
+    + _NOTIFY_LUA
+    + f"""
 local raw = redis.call('GET', KEYS[1])
-if not raw then return nil end
+if not raw then release_image(ARGV[1]) return nil end
 local job = cjson.decode(raw)
 if ({_ENDED_LUA})[job.status] then return nil end
 if job.worker and job.worker ~= cjson.null then
@@ -236,15 +317,19 @@ end
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
+leave_queue(ARGV[1], job.model)
+count_ended(job.model, tonumber(ARGV[7]))
 if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
 notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
 return raw
 """
+)
 
 # KEYS: workers set, queued set. ARGV: prefix, now (epoch seconds).
 # Every worker whose heartbeat is gone: its running jobs go back to queued; returns their ids.
-REAP = """
+REAP = (
+    QUEUE_LUA
+    + """
 local requeued = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', ARGV[1] .. ':worker:' .. name) == 0 then
@@ -259,6 +344,12 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
           job.worker = cjson.null
           redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
           redis.call('ZADD', KEYS[2], ARGV[2], id)
+          local image = ARGV[1] .. ':image:' .. id
+          local ttl_ms = redis.call('PTTL', image)
+          if ttl_ms >= 0 then
+            local expires_at = tonumber(ARGV[2]) + ttl_ms / 1000
+            enter_queue(id, job.model, redis.call('STRLEN', image), expires_at)
+          end
           table.insert(requeued, id)
         end
       end
@@ -269,6 +360,80 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return requeued
 """
+)
+
+# KEYS: job, the model's waiting set, image. ARGV: id, record, image size, job TTL, image TTL,
+# now (Unix seconds), model, max waiting (0: no bound), max image bytes (0: no bound),
+# idempotency key ('' for none), fingerprint, idempotency TTL, submission time, the image and
+# its queue message ('' for both: `store_image` sends them once admitted).
+# Returns {outcome, ...}: reused | existing, record | queued, full or full_bytes, then the
+# position (-1: none), waiting, image bytes held, throughput (rate, at, since). Bounds,
+# idempotency and the record are one atomic step: a burst cannot overshoot, one key makes one
+# job. Far from the bytes bound the image rides along (one round trip); near it, it is sent
+# only once admitted, so a refused upload never reaches Redis (`ClientProtocol.submit`).
+SUBMIT = (
+    QUEUE_LUA
+    + f"""
+local now = tonumber(ARGV[6])
+prune(now)
+if ARGV[10] ~= '' then
+  local held = redis.call('GET', ARGV[10])
+  if held then
+    local id, fingerprint = string.match(held, '^(%S+) (%S+)$')
+    if fingerprint ~= ARGV[11] then return {{'reused'}} end
+    local raw = redis.call('GET', '{PREFIX}:job:' .. id)
+    if raw then return {{'existing', raw}} end
+  end
+end
+local waiting = redis.call('ZCARD', KEYS[2])
+local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
+local rate = throughput(ARGV[7])
+if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
+  return {{'full', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
+end
+if tonumber(ARGV[9]) > 0 and bytes + tonumber(ARGV[3]) > tonumber(ARGV[9]) then
+  return {{'full_bytes', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+redis.call('ZADD', '{QUEUED}', ARGV[13], ARGV[1])
+enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
+if ARGV[10] ~= '' then
+  redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
+end
+if ARGV[14] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[14], 'EX', ARGV[5])
+  redis.call('LPUSH', '{QUEUE_NAME}', ARGV[15])
+end
+local position = redis.call('ZRANK', KEYS[2], ARGV[1])
+return {{'queued', position, waiting + 1, bytes + tonumber(ARGV[3]), rate[1], rate[2], rate[3]}}
+"""
+)
+
+# KEYS: job, image. ARGV: id, idempotency key ('' for none). Undoes a submission its replicas
+# did not confirm (`ClientProtocol.submit`), so that its 503 means "not accepted"; its queue
+# message stays: the start step finds no record and skips it.
+WITHDRAW = (
+    QUEUE_LUA
+    + """
+local raw = redis.call('GET', KEYS[1])
+if raw then leave_queue(ARGV[1], cjson.decode(raw).model) end
+redis.call('DEL', KEYS[1], KEYS[2])
+if ARGV[2] ~= '' then redis.call('DEL', ARGV[2]) end
+"""
+)
+
+# ARGV: model, job id ('' for none). Returns {position (-1: not waiting), waiting, rate, at,
+# since}: what a queued job's place and the estimates are computed from.
+QUEUE_STATE = (
+    QUEUE_LUA
+    + """
+local key = waiting_key(ARGV[1])
+local position = false
+if ARGV[2] ~= '' then position = redis.call('ZRANK', key, ARGV[2]) end
+local rate = throughput(ARGV[1])
+return {position or -1, redis.call('ZCARD', key), rate[1], rate[2], rate[3]}
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -307,35 +472,168 @@ def webhook_message(url: str, body: str, webhook_id: str, attempt: int) -> str:
     return json.dumps(_celery_message(WEBHOOK_TASK_NAME, task_id, WEBHOOK_QUEUE_NAME, args, {}))
 
 
-def store_job(
-    pipe: Any,
+@dataclass(frozen=True)
+class Throughput:
+    """A model's ended jobs as the finish step counts them: an exponentially weighted `rate`
+    (jobs/s) as of `at`, counted `since` (Unix seconds); `jobs.admission` reads it."""
+
+    rate: float
+    at: float
+    since: float
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """A model's queue at one moment, as the scripts read it; `jobs.admission` estimates from
+    it. `throughput` is None when no job of the model ended lately."""
+
+    waiting: int
+    throughput: Throughput | None
+    now: float
+    position: int | None = None  # the job's place among the waiting (0: next), when asked
+    image_bytes: int = 0  # image bytes held for jobs not ended (all models)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What the submit step did: `queued` (with `state`), or refused it (`full`,
+    `full_bytes`: `state` says why), or found the idempotency key's job (`existing`, its
+    `record`) or the key used for another submission (`reused`), or stored it and then
+    withdrew it because fewer replicas than asked confirmed it in time (`unreplicated`)."""
+
+    outcome: str
+    state: QueueState | None = None
+    record: bytes | None = None
+    replicas: int = 0  # how many replicas confirmed a `queued` job, when some were asked for
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key, hashed with its owner, and the fingerprint of what it submitted."""
+
+    key: str
+    fingerprint: str
+
+
+def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int = 0) -> QueueState:
+    """A QueueState from a script's `waiting, rate, at, since`."""
+    waiting, *rate = reply
+    held = None if None in rate else Throughput(*(float(v) for v in rate))
+    return QueueState(int(waiting), held, now, position, bytes_)
+
+
+def submit_call(
     job: Job,
     image: bytes,
-    job_ttl_s: int,
-    image_ttl_s: int,
-    replicas: int = 0,
-    replica_timeout_ms: int = 1000,
-) -> None:
-    """The submit step, queued on a pipeline (sync or async): the record, the image, the
-    queued set and the queue message, all or nothing. With `replicas`, a WAIT follows on the
-    same connection (so the pipeline must not be a MULTI): `replicated` reads its reply."""
-    keys = [job_key(job.id), image_key(job.id), QUEUED, QUEUE_NAME]
-    argv = [job.model_dump_json(), image, job_ttl_s, image_ttl_s, job.created_at.timestamp()]
-    pipe.eval(SUBMIT, len(keys), *keys, *argv, job.id, queue_message(job.id))
-    if replicas:
-        pipe.wait(replicas, replica_timeout_ms)
+    settings: QueueSettings,
+    once: Idempotency | None,
+    now: float,
+    inline: bool = True,
+) -> tuple[list[str], list[str | int | bytes]]:
+    """The SUBMIT script's keys and arguments; `inline`: the image and message ride along."""
+    once = once or Idempotency("", "")
+    args: list[str | int | bytes] = [
+        job.id,
+        job.model_dump_json(exclude=READ_TIME_FIELDS),
+        len(image),
+        settings.job_ttl_s,
+        settings.image_ttl_s,
+        repr(now),
+        job.model,
+        settings.max_queued,
+        settings.max_queued_bytes,
+        once.key,
+        once.fingerprint,
+        settings.idempotency_ttl_s,
+        repr(job.created_at.timestamp()),
+        image if inline else "",
+        queue_message(job.id) if inline else "",
+    ]
+    return [job_key(job.id), waiting_key(job.model), image_key(job.id)], args
 
 
-def replicated(replies: Sequence[Any], replicas: int) -> bool:
-    """Whether the submit step's writes reached `replicas` replicas (its pipeline's replies)."""
-    return replicas == 0 or int(replies[-1]) >= replicas
+def store_image(pipe: Any, job_id: str, image: bytes, image_ttl_s: int) -> None:
+    """The submit step's second half, on a pipeline (sync or async), once SUBMIT admitted the
+    job: its image, then its queue message (so no worker takes it before; a message lost
+    between the two is sent again by the lost-message rescue)."""
+    pipe.set(image_key(job_id), image, ex=image_ttl_s)
+    pipe.lpush(QUEUE_NAME, queue_message(job_id))
 
 
-def withdraw(pipe: Any, job_id: str) -> None:
-    """Undo a submission that was not replicated, so that a 503 means "not accepted". Its
-    queue message stays: the start step finds no record and skips it."""
-    pipe.delete(job_key(job_id), image_key(job_id))
-    pipe.zrem(QUEUED, job_id)
+def admitted(reply: Sequence[Any], now: float) -> Admitted:
+    """The SUBMIT script's reply, read."""
+    outcome = _text(reply[0])
+    if outcome == "existing":
+        return Admitted(outcome, record=reply[1])
+    if outcome == "reused":
+        return Admitted(outcome)
+    position, waiting, held, *rate = reply[1:]
+    place = None if int(position) < 0 else int(position)
+    return Admitted(outcome, _state([waiting, *rate], now, place, int(held)))
+
+
+class ClientProtocol:
+    """The submitting side's steps (the API and the bot), asynchronous."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+        self._submit = client.register_script(SUBMIT)
+        self._queue_state = client.register_script(QUEUE_STATE)
+        self._withdraw = client.register_script(WITHDRAW)
+        # Image bytes held in Redis as the last submission saw them, and those this process is
+        # sending inside SUBMIT scripts now: the rule for sending an image along (below).
+        self._held_bytes = 0
+        self._sending_bytes = 0
+
+    async def submit(
+        self, job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None
+    ) -> Admitted:
+        """Admit the job and store it. While the image bytes held plus those this process is
+        sending stay within half of KENNEL_MAX_QUEUED_BYTES, the image rides along: one round
+        trip. Nearer the bound it is sent only once admitted (one more round trip), so a
+        burst of refused uploads never fills Redis's client buffers. With replicas to wait for
+        (KENNEL_REDIS_MIN_REPLICAS), a WAIT follows the last write on its connection (WAIT
+        does not block inside a MULTI), and a job they do not confirm in time is withdrawn."""
+        now = time.time()
+        bound = settings.max_queued_bytes
+        inline = bound == 0 or self._held_bytes + self._sending_bytes + len(image) <= bound // 2
+        keys, args = submit_call(job, image, settings, idempotency, now, inline)
+        replicas = settings.replicas_to_wait
+        self._sending_bytes += len(image) if inline else 0
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._submit(keys=keys, args=args, client=pipe)
+                if inline and replicas:
+                    pipe.wait(replicas, settings.redis_replica_timeout_ms)
+                replies = await pipe.execute()
+        finally:
+            self._sending_bytes -= len(image) if inline else 0
+        result = admitted(replies[0], now)
+        if result.state is not None:
+            self._held_bytes = result.state.image_bytes
+        if result.outcome != "queued":
+            return result
+        if not inline:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                store_image(pipe, job.id, image, settings.image_ttl_s)
+                if replicas:
+                    pipe.wait(replicas, settings.redis_replica_timeout_ms)
+                replies = await pipe.execute()
+        if not replicas:
+            return result
+        confirmed = int(replies[-1])
+        if confirmed >= replicas:
+            return replace(result, replicas=confirmed)
+        once = idempotency.key if idempotency else ""
+        await self._withdraw(keys=[job_key(job.id), image_key(job.id)], args=[job.id, once])
+        return replace(result, outcome="unreplicated", replicas=confirmed)
+
+    async def queue_state(self, model: str, job_id: str = "") -> QueueState:
+        """The model's queue now; with a job id, that job's position too."""
+        now = time.time()
+        reply = await self._queue_state(args=[model, job_id])
+        position = int(reply[0])
+        return _state(reply[1:], now, None if position < 0 else position)
 
 
 def announce(pipe: Any, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
@@ -373,12 +671,12 @@ class WorkerProtocol:
         """End several jobs in one round trip with one wake-up; None for each that had
         already ended. Each job's transition is its own guarded script; the wake-up names
         them all (a waiter woken for a job that had ended already just reads it again)."""
-        now = timestamp()
+        now, unix = timestamp(), repr(time.time())
         pipe = self.redis.pipeline(transaction=False)
         for e in endings:
             self._finish(
                 keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
-                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0],
+                args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0, unix],
                 client=pipe,
             )
         pipe.publish(DONE_CHANNEL, " ".join(e.job_id for e in endings))

@@ -70,6 +70,23 @@ class QueueSettings(BaseSettings):
         description="A job a worker took but did not finish (it died) goes to another worker "
         "after this long. Keep it above the longest job.",
     )
+    max_queued: int = Field(
+        1000,
+        ge=0,
+        description="Jobs waiting for one model at most; beyond, submissions answer 429 "
+        "queue_full and store nothing. 0: no bound.",
+    )
+    max_queued_bytes: int = Field(
+        512 * MIB,
+        ge=0,
+        description="Image bytes held in Redis for jobs not ended (waiting or running, all "
+        "models) at most; beyond, submissions answer 429 queue_full. 0: no bound.",
+    )
+    idempotency_ttl_s: int = Field(
+        24 * 3600,
+        ge=1,
+        description="How long an Idempotency-Key keeps answering with the job it made.",
+    )
 
     @field_validator("redis_sentinels")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ import redis
 from PIL import Image
 from playwright.sync_api import Browser, sync_playwright
 
+from jobs import protocol
+from jobs.contract import Job
+from jobs.settings import QueueSettings
 from stack.processes import StartupFailed
 from stack.redis import EmbeddedRedis
 from stack.system import LocalSystem
@@ -188,6 +192,33 @@ def text_file() -> bytes:
 def huge_upload() -> bytes:
     """Random bytes just over the 10 MiB default upload limit."""
     return np.random.default_rng(0).bytes(10 * 1024 * 1024 + 1)
+
+
+def submit_job(
+    client: redis.Redis,
+    job: Job,
+    image: bytes,
+    settings: QueueSettings | None = None,
+    inline: bool = True,
+) -> protocol.Admitted:
+    """The submit step as `JobClient.submit` takes it (sync); not `inline`: admit, then store
+    the image."""
+    settings = settings or QueueSettings()
+    now = time.time()
+    keys, args = protocol.submit_call(job, image, settings, None, now, inline)
+    admitted = protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now)
+    if admitted.outcome == "queued" and not inline:
+        with client.pipeline(transaction=True) as pipe:
+            protocol.store_image(pipe, job.id, image, settings.image_ttl_s)
+            pipe.execute()
+    return admitted
+
+
+def fake_throughput(client: redis.Redis, model: str, jobs_per_s: float) -> None:
+    """What the finish step holds after ten minutes of `jobs_per_s` jobs of `model` ending."""
+    now = time.time()
+    held = {"rate": jobs_per_s, "at": now, "since": now - 600}
+    client.hset(protocol.throughput_key(model), mapping=held)  # type: ignore[arg-type]
 
 
 async def finished_job(

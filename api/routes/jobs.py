@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.auth import Caller, caller, owner_of, visible, within_rate
-from api.dependencies import Form_, Jobs
+from api.dependencies import Form_, IdempotencyKey, Jobs
 from api.prefer import applied, wait_preference
 from api.schemas import READ_ERRORS, SUBMIT_ERRORS
 from jobs.client import MAX_WAIT_S, has_ended
@@ -23,7 +23,10 @@ JSON = "application/json"
     response_model=Job,
     responses={
         **SUBMIT_ERRORS,
-        200: {"model": Job, "description": "Ended within `Prefer: wait`."},
+        200: {
+            "model": Job,
+            "description": "Ended within `Prefer: wait`, or the job this Idempotency-Key made.",
+        },
     },
     dependencies=[Depends(within_rate)],
 )
@@ -34,17 +37,26 @@ async def submit_job(
     prefer: Annotated[
         str | None, Header(description="`wait=S` (RFC 7240): answer 200 if it ends within S s.")
     ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    job = await jobs.submit(
-        form.data, form.model, form.top_k, "api", owner=owner_of(client), webhook=form.webhook
+    submitted = await jobs.submit(
+        form.data,
+        form.model,
+        form.top_k,
+        "api",
+        owner_of(client),
+        idempotency_key,
+        form.deadline_s,
+        webhook=form.webhook,
     )
-    headers = {"Location": f"/jobs/{job.id}"}
+    headers = {"Location": f"/jobs/{submitted.job.id}"}
     wait_s = wait_preference(prefer)
-    if wait_s is None:
-        return Response(job.model_dump_json(), 202, headers, media_type=JSON)
-    raw = await jobs.wait_raw(job.id, wait_s) or job.model_dump_json().encode()
-    status = 200 if has_ended(raw) else 202
-    return Response(raw, status, {**headers, **applied(wait_s)}, media_type=JSON)
+    raw = submitted.record
+    if wait_s is not None:
+        headers |= applied(wait_s)
+        raw = await jobs.wait_raw(submitted.job.id, wait_s) or raw
+    status = 200 if submitted.existing or has_ended(raw) else 202
+    return Response(raw, status, headers, media_type=JSON)
 
 
 @router.get("/{job_id}", response_model=Job, responses=READ_ERRORS)

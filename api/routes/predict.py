@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Caller, caller, owner_of, within_rate
-from api.dependencies import Form_, Jobs, Settings
+from api.dependencies import Form_, IdempotencyKey, Jobs, Settings
 from api.errors import STATUS, error_response
 from api.schemas import PREDICT_RESPONSES, PredictResponse
 from jobs.contract import JobStatus
@@ -19,11 +19,23 @@ router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
     dependencies=[Depends(within_rate)],
 )
 async def predict(
-    form: Form_, jobs: Jobs, settings: Settings, client: Caller
+    form: Form_,
+    jobs: Jobs,
+    settings: Settings,
+    client: Caller,
+    idempotency_key: IdempotencyKey = None,
 ) -> PredictResponse | Response:
-    job = await jobs.submit(
-        form.data, form.model, form.top_k, "api", owner=owner_of(client), webhook=form.webhook
+    submitted = await jobs.submit(
+        form.data,
+        form.model,
+        form.top_k,
+        "api",
+        owner_of(client),
+        idempotency_key,
+        form.deadline_s,
+        webhook=form.webhook,
     )
+    job = submitted.job
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)

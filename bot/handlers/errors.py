@@ -11,7 +11,14 @@ from aiogram.types import ErrorEvent, Message
 from bot import replies
 from bot.errors import AnswerTimedOut, BotError, ImageTooLarge, JobFailed, RateLimited
 from jobs.contract import ErrorCode
-from jobs.errors import ImageRejected, JobsError, NoModelsServed, QueueUnavailable, UnknownModel
+from jobs.errors import (
+    ImageRejected,
+    JobsError,
+    NoModelsServed,
+    QueueFull,
+    QueueUnavailable,
+    UnknownModel,
+)
 
 log = logging.getLogger(__name__)
 router = Router(name="errors")
@@ -21,6 +28,7 @@ router = Router(name="errors")
 FIXED_REPLIES: dict[type[Exception], str] = {
     AnswerTimedOut: replies.TIMED_OUT,
     QueueUnavailable: replies.QUEUE_DOWN,
+    QueueFull: replies.BUSY,
     NoModelsServed: replies.NO_MODELS,
     UnknownModel: replies.MODEL_GONE,
 }

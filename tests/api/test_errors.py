@@ -8,6 +8,7 @@ code in api/errors.py's status table is exercised here, so a new code comes with
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,10 @@ import redis
 from PIL import Image
 
 from api.errors import STATUS
+from jobs.contract import Job
 from stack.processes import ROOT, free_port
 from tests.api.conftest import MODEL, announce, caller
-from tests.conftest import photo
+from tests.conftest import fake_throughput, photo, submit_job
 
 SUBMIT = ["/jobs", "/predict"]
 
@@ -41,6 +43,20 @@ class Case:
     queue: dict[str, Any] = field(default_factory=dict)  # QueueSettings for this case
     served: bool = True  # a worker has announced MODEL
     redis_down: bool = False
+    before: Callable[[str], object] | None = None  # given the Redis URL, sets the scene
+
+
+def backlog(redis_url: str) -> None:
+    """20 jobs waiting for MODEL, and about 10 ended a second recently: 2 s expected wait."""
+    with redis.Redis.from_url(redis_url) as client:
+        for _ in range(20):
+            submit_job(client, Job(model=MODEL, top_k=1, source="api"), b"x")
+        fake_throughput(client, MODEL, 10)
+
+
+def used_key(redis_url: str) -> httpx.Response:
+    """The Idempotency-Key `order-17` made a job of DOG."""
+    return caller(redis_url)("POST", "/jobs", headers={"Idempotency-Key": "order-17"}, **image(DOG))
 
 
 def image(data: bytes, **form: str) -> dict[str, Any]:
@@ -112,6 +128,41 @@ CASES = [
                 image(DOG),
                 queue={"redis_min_replicas": 1, "redis_replica_timeout_ms": 50},
             ),
+            Case(
+                "full",
+                "queue_full",
+                429,
+                "POST",
+                path,
+                image(DOG),
+                queue={"max_queued_bytes": 1000},
+            ),
+            Case(
+                "deadline",
+                "deadline_unreachable",
+                429,
+                "POST",
+                path,
+                image(DOG, deadline_s="0.5"),
+                before=backlog,
+            ),
+            Case(
+                "key reused",
+                "idempotency_key_reused",
+                422,
+                "POST",
+                path,
+                {"headers": {"Idempotency-Key": "order-17"}, **image(png(40, 40))},
+                before=used_key,
+            ),
+            Case(
+                "key too long",
+                "invalid_request",
+                422,
+                "POST",
+                path,
+                {"headers": {"Idempotency-Key": "k" * 256}, **image(DOG)},
+            ),
         )
     ],
     Case("unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job"),
@@ -126,6 +177,8 @@ CASES = [
 def test_each_error_has_its_status_and_code(case: Case, redis_url: str) -> None:
     if case.served:
         announce(redis_url, [MODEL])
+    if case.before is not None:
+        case.before(redis_url)
     url = f"redis://127.0.0.1:{free_port()}/0" if case.redis_down else redis_url
     response: httpx.Response = caller(url, **case.queue)(case.method, case.path, **case.kwargs)
     assert response.status_code == case.status, response.text
@@ -133,6 +186,8 @@ def test_each_error_has_its_status_and_code(case: Case, redis_url: str) -> None:
     assert error["code"] == case.code and error["message"], error
     if case.status == 503:
         assert response.headers["Retry-After"] == "5"
+    if case.status == 429:
+        assert int(response.headers["Retry-After"]) >= 1
 
 
 def test_a_rejected_upload_leaves_nothing_queued(announced: str) -> None:

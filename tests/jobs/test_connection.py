@@ -90,7 +90,7 @@ def master_and_replica(tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, Embedded
 async def _submit(settings: QueueSettings) -> str:
     client = JobClient.connect(settings)
     try:
-        return (await client.submit(DOG, MODEL.name, top_k=1, source="api")).id
+        return (await client.submit(DOG, MODEL.name, top_k=1, source="api")).job.id
     finally:
         await client.close()
 
@@ -190,7 +190,7 @@ def test_through_the_sentinels_the_api_pool_stays_bounded_and_requests_wait(
         client = JobClient.connect(settings)
         try:
             submissions = (client.submit(DOG, MODEL.name, 1, "api") for _ in range(10))
-            return [job.id for job in await asyncio.gather(*submissions)]
+            return [s.job.id for s in await asyncio.gather(*submissions)]
         finally:
             await client.close()
 

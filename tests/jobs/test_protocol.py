@@ -12,7 +12,9 @@ import redis
 from jobs import protocol
 from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Prediction
 from jobs.protocol import WorkerProtocol
+from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
+from tests.conftest import submit_job
 
 IMAGE = b"not decoded here"
 
@@ -29,12 +31,11 @@ def steps(client: redis.Redis) -> WorkerProtocol:
     return WorkerProtocol(client, max_attempts=3)
 
 
-def submitted(client: redis.Redis) -> str:
-    """What the submit step stores (the queue message is not needed here)."""
+def submitted(client: redis.Redis, settings: QueueSettings | None = None) -> str:
+    """What the submit step stores."""
     job = Job(model="imagewoof", top_k=2, source="api")
-    pipe = client.pipeline(transaction=True)
-    protocol.store_job(pipe, job, IMAGE, job_ttl_s=600, image_ttl_s=60)
-    pipe.execute()
+    settings = settings or QueueSettings(job_ttl_s=600, image_ttl_s=60)
+    assert submit_job(client, job, IMAGE, settings).outcome == "queued"
     return job.id
 
 

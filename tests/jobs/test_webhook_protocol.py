@@ -23,6 +23,7 @@ from jobs.contract import (
 )
 from jobs.protocol import WebhookProtocol, WorkerProtocol
 from stack.redis import EmbeddedRedis
+from tests.conftest import submit_job
 
 URL = "https://receiver.example/hook"
 FAILED = '{"code": "decode_failed", "message": "not a JPEG"}'
@@ -38,9 +39,7 @@ def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
 def submitted(client: redis.Redis, *events: WebhookEvent) -> str:
     webhook = Webhook(url=URL, events=list(events)) if events else None
     job = Job(model="imagewoof", top_k=2, source="api", webhook=webhook)
-    pipe = client.pipeline(transaction=True)
-    protocol.store_job(pipe, job, b"image", job_ttl_s=600, image_ttl_s=60)
-    pipe.execute()
+    assert submit_job(client, job, b"image").outcome == "queued"
     return job.id
 
 

@@ -36,6 +36,7 @@ def test_an_idle_queue_reads_zero_everywhere() -> None:
         "kennel_queue_depth": 0.0,
         "kennel_oldest_queued_age_seconds": 0.0,
         "kennel_backlog_per_worker": 0.0,
+        "kennel_queued_image_bytes": 0.0,
     }
 
 
@@ -73,8 +74,9 @@ def test_the_reads_find_what_the_services_wrote(redis_client: redis.Redis) -> No
     for name in ("host-1:7", "host-2:9"):
         redis_client.set(protocol.worker_key(name), "imagewoof", px=60_000)
     redis_client.set(protocol.job_key("job-a"), "{}")  # other kennel keys are not workers
+    redis_client.set(protocol.IMAGE_BYTES, 4096)
     assert read_queue(redis_client) == QueueReading(
-        depth=3, waiting=3, oldest_submitted_at=1200.0, workers=2
+        depth=3, waiting=3, oldest_submitted_at=1200.0, workers=2, image_bytes=4096
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 from collections import Counter
@@ -14,6 +16,7 @@ import httpx
 import redis
 
 from jobs.contract import QUEUE_NAME
+from stack.processes import Service
 from tests.conftest import finished_job, start_system
 
 N_JOBS = 120
@@ -110,7 +113,7 @@ def test_a_dead_workers_running_jobs_restart_on_a_survivor_before_redelivery(
                     *(client.post("/jobs", files={"image": dog_jpeg}) for _ in range(N_JOBS))
                 )
                 ids = [r.json()["id"] for r in submitted]
-                killed_at, held = await _kill_while_running(client, ids, victim_name, victim.kill)
+                killed_at, held = await _kill_while_running(client, ids, victim_name, victim)
                 jobs = await asyncio.gather(*(_ended(client, i) for i in held))
                 return held, killed_at, list(jobs)
 
@@ -129,9 +132,11 @@ def test_a_dead_workers_running_jobs_restart_on_a_survivor_before_redelivery(
 
 
 async def _kill_while_running(
-    client: httpx.AsyncClient, ids: list[str], worker: str, kill: Any
+    client: httpx.AsyncClient, ids: list[str], worker: str, victim: Service
 ) -> tuple[float, list[str]]:
-    """SIGKILL `worker` while it runs some of the jobs; when, and the ids it left running."""
+    """SIGKILL `worker` while it runs some of the jobs; when, and the ids it left running. It is
+    frozen (SIGSTOP) while what it holds is read, so it cannot finish them in between (reading
+    120 jobs takes a while: a queued job's read adds its position)."""
 
     async def running_there() -> list[str]:
         replies = [r.json() for r in await asyncio.gather(*(client.get(f"/jobs/{i}") for i in ids))]
@@ -139,8 +144,12 @@ async def _kill_while_running(
 
     for _ in range(2000):
         if await running_there():
-            kill()
-            return time.time(), await running_there()  # what it held when it died
+            os.kill(victim.pid, signal.SIGSTOP)
+            stopped_at, held = time.time(), await running_there()
+            if held:
+                victim.kill()
+                return stopped_at, held
+            os.kill(victim.pid, signal.SIGCONT)
         await asyncio.sleep(0.005)
     raise AssertionError(f"never saw {worker} running a job")
 
