@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Header, Request, UploadFile
 
 from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.client import JobClient
 
-FIELDS = ("image", "model", "top_k")
+FIELDS = ("image", "model", "top_k", "deadline_s")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
 MAX_MODEL_CHARS = 100
 
@@ -38,9 +38,29 @@ async def submission(
     top_k: Annotated[
         int, Form(ge=1, le=1000, description="How many predictions: a plain integer.")
     ] = 5,
+    deadline_s: Annotated[
+        float | None,
+        Form(
+            gt=0,
+            allow_inf_nan=False,
+            description="Not started within this many seconds, the job ends `expired`. "
+            "Default: KENNEL_JOB_DEADLINE_S (none when unset).",
+        ),
+    ] = None,
+    cancel_after: Annotated[
+        float | None,
+        Header(gt=0, allow_inf_nan=False, description="Seconds: the same as `deadline_s`."),
+    ] = None,
 ) -> Submission:
     await check_form(request)
-    return Submission(data=await image.read(), model=model or settings.default_model, top_k=top_k)
+    if deadline_s is not None and cancel_after is not None:
+        raise InvalidRequest("Give the deadline once: the deadline_s field or Cancel-After.")
+    return Submission(
+        data=await image.read(),
+        model=model or settings.default_model,
+        top_k=top_k,
+        deadline_s=deadline_s if deadline_s is not None else cancel_after,
+    )
 
 
 async def check_form(request: Request) -> None:

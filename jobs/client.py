@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
@@ -19,10 +20,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import protocol
-from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo
-from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
+from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, utcnow
+from jobs.errors import (
+    JobAlreadyEnded,
+    JobNotFound,
+    JobsError,
+    NoModelsServed,
+    QueueUnavailable,
+    UnknownModel,
+)
 from jobs.images import ImageLimits, inspect_image
-from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
+from jobs.metrics import JOBS_CANCELED, JOBS_REJECTED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
 from jobs.waiting import Notifier
 
@@ -42,8 +50,12 @@ class _Status(BaseModel):
     status: JobStatus
 
 
+def status_of(raw: bytes) -> JobStatus:
+    return _Status.model_validate_json(raw).status
+
+
 def has_ended(raw: bytes) -> bool:
-    return _Status.model_validate_json(raw).status.is_terminal()
+    return status_of(raw).is_terminal()
 
 
 @contextlib.asynccontextmanager
@@ -64,6 +76,7 @@ class JobClient:
         self._models: set[str] = set()
         self._models_stale = True
         self.notifier = Notifier(redis, on_announce=self._announced)
+        self._steps = protocol.ClientSteps(redis)
 
     @classmethod
     def connect(cls, settings: QueueSettings, name: str = "kennel-client") -> JobClient:
@@ -92,22 +105,50 @@ class JobClient:
         await self._redis.aclose()
 
     async def submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None = None,
+        deadline_s: float | None = None,
     ) -> Job:
-        """Check the image, store it and the job record, then queue the job by reference."""
+        """Check the image, store it and the job record, then queue the job by reference.
+        Without `deadline_s`, the job gets the default deadline (KENNEL_JOB_DEADLINE_S)."""
         try:
-            job = await self._submit(data, model, top_k, source, owner)
+            job = await self._submit(data, model, top_k, source, owner, deadline_s)
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
         JOBS_SUBMITTED.labels(source).inc()
         return job
 
+    def _new_job(
+        self, model: str, top_k: int, source: str, owner: str | None, deadline_s: float | None
+    ) -> Job:
+        now = utcnow()
+        deadline_s = deadline_s or self._settings.job_deadline_s
+        return Job(
+            model=model,
+            top_k=top_k,
+            source=source,
+            owner=owner,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.job_ttl_s),
+            deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
+        )
+
     async def _submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None,
+        deadline_s: float | None,
     ) -> Job:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source, owner=owner)
+        job = self._new_job(model, top_k, source, owner, deadline_s)
         async with outage_as_unavailable():
             await self._check_model(model)
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -145,6 +186,49 @@ class JobClient:
         """The job once it ends, or as it stands when `timeout_s` runs out; None if unknown."""
         raw = await self.wait_raw(job_id, timeout_s)
         return None if raw is None else Job.model_validate_json(raw)
+
+    async def cancel(self, job_id: str) -> bytes:
+        """Cancel a queued or running job; its record as canceled. `JobAlreadyEnded` if it
+        had ended, `JobNotFound` if unknown."""
+        async with outage_as_unavailable():
+            done = await self._steps.cancel(job_id)
+        if done.outcome == "missing" or done.record is None:
+            raise JobNotFound(f"No job {job_id!r} (unknown, or expired).")
+        job = Job.model_validate_json(done.record)
+        if done.outcome == "ended":
+            raise JobAlreadyEnded(f"Job {job_id} already ended: {job.status}.")
+        JOBS_CANCELED.labels(job.source, done.was).inc()
+        log.debug("job %s canceled while %s", job_id, done.was)
+        return done.record
+
+    async def follow(self, job_id: str, keepalive_s: float) -> AsyncGenerator[bytes | None, None]:
+        """The job's record now, then at each change of its state until it ends (nothing if
+        the job is unknown); None after `keepalive_s` without a change. Holds no Redis
+        connection while it waits: the process's one subscription wakes it."""
+        loop = asyncio.get_running_loop()
+        with self.notifier.follow(job_id) as follower:
+            raw = await self.get_raw(job_id)
+            if raw is None:
+                return
+            yield raw
+            last, quiet_since = status_of(raw), loop.time()
+            while not last.is_terminal():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(follower.woken.wait(), RECHECK_S)
+                follower.woken.clear()
+                records = [*follower.updates, await self.get_raw(job_id)]
+                follower.updates.clear()
+                for record in records:
+                    if record is None:
+                        return  # the record expired meanwhile
+                    if status_of(record) != last:
+                        yield record
+                        last, quiet_since = status_of(record), loop.time()
+                    if last.is_terminal():
+                        return
+                if loop.time() - quiet_since >= keepalive_s:
+                    yield None
+                    quiet_since = loop.time()
 
     async def models(self) -> list[ModelInfo]:
         async with outage_as_unavailable():

@@ -51,3 +51,7 @@ class QueueUnavailable(JobsError):
 
 class JobNotFound(JobsError):
     code = ErrorCode.JOB_NOT_FOUND
+
+
+class JobAlreadyEnded(JobsError):
+    code = ErrorCode.JOB_ALREADY_ENDED

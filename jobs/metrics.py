@@ -1,4 +1,4 @@
-"""What every submitter counts: jobs queued and jobs refused, by who submitted them.
+"""What every submitter counts: jobs queued, refused and canceled, by who submitted them.
 
 Counted in `JobClient.submit`, the one place the API and the bot submit through, so both count
 the same way. Label values are bounded: `source` is api or bot, `code` an `ErrorCode`.
@@ -17,6 +17,13 @@ JOBS_REJECTED = Counter(
     "kennel_jobs_rejected_total",
     "Submissions refused before queueing (bad image, unknown model, queue down), by error code.",
     ["source", "code"],
+)
+
+JOBS_CANCELED = Counter(
+    "kennel_jobs_canceled_total",
+    "Jobs canceled by their client, by the state they were canceled in: `queued` (never run) "
+    "or `running` (its result is dropped).",
+    ["source", "was"],
 )
 
 

@@ -5,13 +5,16 @@ Written once as steps, used by the API and the bot (`JobClient`), the worker and
     submit   client  -> queued              record, image, queued set and queue message: one MULTI
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
+    cancel   client  queued|running -> canceled   a running job's later result is dropped
+    expire   worker  queued past its deadline -> expired   (start checks the deadline too)
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
 
-start, finish and reap are Lua scripts, so each is atomic, and each is guarded: an ended job is
-never written again, so a late duplicate delivery or a worker that wakes after being given up on is
-harmless. The scripts respect every terminal `JobStatus` (`ENDED`): a new one (say `canceled`)
-is one entry in `JobStatus`, and a new step (say `cancel`) one more script like `FINISH`.
+start, finish, cancel, expire and reap are Lua scripts, so each is atomic, and each is guarded:
+an ended job is never written again, so a late duplicate delivery or a worker that wakes after
+being given up on is harmless. The scripts respect every terminal `JobStatus` (`ENDED`). Every
+step that ends a job does its bookkeeping through ONE Lua function, `END_JOB`: hook "a job
+ended" there.
 
 The job record is the JSON a client reads (`Job`), stored as is, so `GET /jobs/{id}` returns
 the stored bytes. The scripts edit it with Redis's bundled cjson.
@@ -39,7 +42,10 @@ MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers an
 WORKERS = f"{PREFIX}:workers"  # set: every worker that announced and has not retired
 WORKER_PATTERN = f"{PREFIX}:worker:*"
 QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submission time
+DEADLINES = f"{PREFIX}:deadlines"  # zset: queued jobs that have a deadline, by deadline (epoch)
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
+# pub/sub: "<id> <record>" when a job starts running (the events stream's `running`)
+RUNNING_CHANNEL = f"{PREFIX}:running"
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
 # and has not acknowledged sit in this hash until acknowledged or restored.
@@ -72,28 +78,57 @@ def timestamp(moment: datetime | None = None) -> str:
     return (moment or utcnow()).isoformat().replace("+00:00", "Z")
 
 
-# KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
-# prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
-START = f"""
+# The one step every ending goes through (finish, poison, cancel, expire): the record is written
+# (its TTL kept), the image, the job's place in the queued and deadline sets and on its worker
+# go, and waiters are woken unless the caller wakes a whole batch at once. Returns the record.
+END_JOB = f"""
+local function end_job(id, job, status, now, prefix, publish)
+  if job.worker and job.worker ~= cjson.null then
+    redis.call('SREM', prefix .. ':running:' .. job.worker, id)
+  end
+  job.status = status
+  job.finished_at = now
+  job.worker = cjson.null
+  local raw = cjson.encode(job)
+  redis.call('SET', prefix .. ':job:' .. id, raw, 'KEEPTTL')
+  redis.call('DEL', prefix .. ':image:' .. id)
+  redis.call('ZREM', '{QUEUED}', id)
+  redis.call('ZREM', '{DEADLINES}', id)
+  if publish then redis.call('PUBLISH', '{DONE_CHANNEL}', id) end
+  return raw
+end
+local ended = {_ENDED_LUA}
+"""
+_EXPIRED_ERROR = (
+    f"{{code = '{ErrorCode.DEADLINE_EXCEEDED.value}', "
+    "message = 'The job was not started before its deadline.'}"
+)
+
+# KEYS: job, image, queued set, running set of this worker, deadlines.
+# ARGV: id, worker, now, max attempts, prefix, now (epoch seconds).
+# Returns {outcome, record, image}: outcome is missing | ended | poison | expired | started.
+START = (
+    END_JOB
+    + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {{'missing'}} end
 local job = cjson.decode(raw)
-if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
+if ended[job.status] then return {{'ended', raw}} end
+local deadline = redis.call('ZSCORE', KEYS[5], ARGV[1])
+if deadline and tonumber(deadline) <= tonumber(ARGV[6]) then
+  job.error = {_EXPIRED_ERROR}
+  return {{'expired', end_job(ARGV[1], job, '{JobStatus.EXPIRED.value}', ARGV[3], ARGV[5], true)}}
+end
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 if job.worker and job.worker ~= cjson.null then
   redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
 end
 if job.attempts >= tonumber(ARGV[4]) then
-  job.status = 'failed'
-  job.finished_at = ARGV[3]
-  job.worker = cjson.null
   job.error = {{code = '{ErrorCode.POISON.value}', message = 'The job was started ' ..
     job.attempts .. ' times and its worker never finished it (the job may crash workers).'}}
-  raw = cjson.encode(job)
-  redis.call('SET', KEYS[1], raw, 'KEEPTTL')
-  redis.call('DEL', KEYS[2])
-  redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
-  return {{'poison', raw}}
+  job.worker = cjson.null
+  return {{'poison', end_job(ARGV[1], job, '{JobStatus.FAILED.value}', ARGV[3], ARGV[5], true)}}
 end
 job.status = 'running'
 job.attempts = job.attempts + 1
@@ -102,35 +137,68 @@ job.worker = ARGV[2]
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PUBLISH', '{RUNNING_CHANNEL}', ARGV[1] .. ' ' .. raw)
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
+)
 
-# KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
-# wake waiters here; 0: the caller publishes once for a whole batch).
-# Returns the ended record, or nil when the job had already ended (or expired): nothing written.
-FINISH = f"""
+# KEYS: job. ARGV: id, status, now, result or error JSON, prefix, publish (1: wake waiters here;
+# 0: the caller publishes once for a whole batch).
+# Returns the ended record, or nil when the job had already ended (canceled, expired, a duplicate
+# finished it, or its record is gone): nothing written, the result is dropped.
+FINISH = (
+    END_JOB
+    + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local job = cjson.decode(raw)
-if ({_ENDED_LUA})[job.status] then return nil end
-if job.worker and job.worker ~= cjson.null then
-  redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
-end
-job.status = ARGV[2]
-job.finished_at = ARGV[3]
-job.worker = cjson.null
+if ended[job.status] then return nil end
 if ARGV[2] == '{JobStatus.SUCCEEDED.value}' then
   job.result = cjson.decode(ARGV[4])
 else
   job.error = cjson.decode(ARGV[4])
 end
-raw = cjson.encode(job)
-redis.call('SET', KEYS[1], raw, 'KEEPTTL')
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
-return raw
+return end_job(ARGV[1], job, ARGV[2], ARGV[3], ARGV[5], ARGV[6] == '1')
 """
+)
+
+# KEYS: job. ARGV: id, now, prefix.
+# Returns {outcome, record, status before}: outcome is missing | ended | canceled.
+CANCEL = (
+    END_JOB
+    + f"""
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {{'missing'}} end
+local job = cjson.decode(raw)
+if ended[job.status] then return {{'ended', raw}} end
+local was = job.status
+job.error = {{code = '{ErrorCode.CANCELED.value}', message = 'Canceled by its client while ' ..
+  was .. '.'}}
+return {{'canceled', end_job(ARGV[1], job, '{JobStatus.CANCELED.value}', ARGV[2], ARGV[3], true),
+  was}}
+"""
+)
+
+# KEYS: deadlines. ARGV: now (epoch seconds), now (timestamp), prefix, limit.
+# Every queued job whose deadline has passed ends expired; returns their records.
+EXPIRE = (
+    END_JOB
+    + f"""
+local records = {{}}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])) do
+  local raw = redis.call('GET', ARGV[3] .. ':job:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+  if raw then
+    local job = cjson.decode(raw)
+    if job.status == '{JobStatus.QUEUED.value}' then
+      job.error = {_EXPIRED_ERROR}
+      table.insert(records, end_job(id, job, '{JobStatus.EXPIRED.value}', ARGV[2], ARGV[3], true))
+    end
+  end
+end
+return records
+"""
+)
 
 # KEYS: workers set, queued set. ARGV: prefix, now (epoch seconds).
 # Every worker whose heartbeat is gone: its running jobs go back to queued; returns their ids.
@@ -177,6 +245,16 @@ class Started:
     outcome: str
     job: Job | None
     image: bytes | None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What the cancel step did: `outcome` is missing | ended | canceled; `record` the job as it
+    stands after it; `was` the state it was canceled from."""
+
+    outcome: str
+    record: bytes | None
+    was: JobStatus | None
 
 
 def _text(value: bytes | str) -> str:
@@ -230,6 +308,8 @@ def store_job(pipe: Any, job: Job, image: bytes, job_ttl_s: int, image_ttl_s: in
     pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
     pipe.set(image_key(job.id), image, ex=image_ttl_s)
     pipe.zadd(QUEUED, {job.id: job.created_at.timestamp()})
+    if job.deadline_at is not None:
+        pipe.zadd(DEADLINES, {job.id: job.deadline_at.timestamp()})
     pipe.lpush(QUEUE_NAME, queue_message(job.id))
 
 
@@ -250,6 +330,7 @@ class WorkerProtocol:
         self._start = client.register_script(START)
         self._finish = client.register_script(FINISH)
         self._reap = client.register_script(REAP)
+        self._expire = client.register_script(EXPIRE)
 
     @classmethod
     def connect(cls, redis_url: str, max_attempts: int) -> WorkerProtocol:
@@ -257,8 +338,16 @@ class WorkerProtocol:
         return cls(client, max_attempts)
 
     def start(self, job_id: str, worker: str) -> Started:
-        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker)]
-        argv: list[str | int] = [job_id, worker, timestamp(), self.max_attempts, PREFIX]
+        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker), DEADLINES]
+        now = utcnow()
+        argv: list[str | int | float] = [
+            job_id,
+            worker,
+            timestamp(now),
+            self.max_attempts,
+            PREFIX,
+            now.timestamp(),
+        ]
         reply = self._start(keys=keys, args=argv)
         outcome = _text(reply[0])
         job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
@@ -277,7 +366,7 @@ class WorkerProtocol:
         pipe = self.redis.pipeline(transaction=False)
         for e in endings:
             self._finish(
-                keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
+                keys=[job_key(e.job_id)],
                 args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0],
                 client=pipe,
             )
@@ -301,6 +390,14 @@ class WorkerProtocol:
 
     def retire(self, worker: str) -> None:
         self.redis.delete(worker_key(worker))
+
+    def expire(self, limit: int = 100) -> list[Job]:
+        """End every queued job whose deadline has passed (`expired`); the jobs it ended."""
+        now = utcnow()
+        records = self._expire(
+            keys=[DEADLINES], args=[now.timestamp(), timestamp(now), PREFIX, limit]
+        )
+        return [Job.model_validate_json(raw) for raw in records]
 
     def reap(self, now: float) -> list[str]:
         """Requeue the running jobs of every worker whose heartbeat is gone; their ids."""
@@ -339,6 +436,26 @@ class WorkerProtocol:
 def queue_length(client: redis.Redis) -> int:
     """Messages waiting in Celery's queue (not yet taken by a worker)."""
     return int(client.llen(QUEUE_NAME))
+
+
+class ClientSteps:
+    """The steps a client (the API, the bot) takes on a job besides submitting it."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._cancel = client.register_script(CANCEL)
+
+    async def cancel(self, job_id: str) -> Cancellation:
+        reply = await self._cancel(keys=[job_key(job_id)], args=[job_id, timestamp(), PREFIX])
+        outcome = _text(reply[0])
+        record = reply[1] if len(reply) > 1 else None
+        was = JobStatus(_text(reply[2])) if len(reply) > 2 else None
+        return Cancellation(outcome, record, was)
+
+
+def running_update(data: bytes) -> tuple[str, bytes]:
+    """A `RUNNING_CHANNEL` message: the job's id and its record."""
+    job_id, _, record = data.partition(b" ")
+    return job_id.decode(), record
 
 
 async def read_job(client: aioredis.Redis, job_id: str) -> bytes | None:

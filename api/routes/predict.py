@@ -21,11 +21,13 @@ router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 async def predict(
     form: Form_, jobs: Jobs, settings: Settings, client: Caller
 ) -> PredictResponse | Response:
-    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
+    job = await jobs.submit(
+        form.data, form.model, form.top_k, "api", owner_of(client), form.deadline_s
+    )
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)
-    if finished.status == JobStatus.FAILED and finished.error is not None:
+    if finished.status.is_terminal() and finished.error is not None:
         code, message = finished.error.code, f"Job {job.id}: {finished.error.message}"
         return error_response(STATUS.get(code, 500), code, message)
     return JSONResponse(
