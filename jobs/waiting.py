@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # How long one read of the subscription waits; the loop's only cost when nothing happens.
 LISTEN_SLICE_S = 1.0
 RECONNECT_S = 0.5
+CLOSE_WAIT_S = 0.1
 T = TypeVar("T")
 
 
@@ -84,10 +85,11 @@ class Notifier:
         )
 
     async def close(self) -> None:
-        if self._task is not None:
+        # Cancel until it is done: on Python 3.11 a cancel that lands as redis-py's read timeout
+        # fires can come out as a TimeoutError (an OSError), which `_listen` survives.
+        while self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=CLOSE_WAIT_S)
 
     async def _listen(self) -> None:
         while True:

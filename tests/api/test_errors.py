@@ -77,11 +77,35 @@ CASES = [
             Case("model", "unknown_model", 422, "POST", path, image(DOG, model="nope")),
             Case("top_k", "invalid_request", 422, "POST", path, image(DOG, top_k="0")),
             Case("no image", "invalid_request", 422, "POST", path, {"data": {"model": MODEL}}),
+            Case("deadline 0", "invalid_request", 422, "POST", path, image(DOG, deadline_s="0")),
+            Case(
+                "deadline inf", "invalid_request", 422, "POST", path, image(DOG, deadline_s="inf")
+            ),
             Case("no worker", "no_models", 503, "POST", path, image(DOG), served=False),
             Case("redis down", "queue_unavailable", 503, "POST", path, image(DOG), redis_down=True),
         )
     ],
     Case("unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job"),
+    Case("deadline nan", "invalid_request", 422, "POST", "/jobs", image(DOG, deadline_s="nan")),
+    Case("deadline soon", "invalid_request", 422, "POST", "/jobs", image(DOG, deadline_s="soon")),
+    Case(
+        "negative Cancel-After",
+        "invalid_request",
+        422,
+        "POST",
+        "/jobs",
+        {**image(DOG), "headers": {"Cancel-After": "-1"}},
+    ),
+    Case(
+        "deadline twice",
+        "invalid_request",
+        422,
+        "POST",
+        "/predict",
+        {**image(DOG, deadline_s="5"), "headers": {"Cancel-After": "5"}},
+    ),
+    Case("cancel unknown job", "job_not_found", 404, "POST", "/jobs/no-such-job/cancel"),
+    Case("events of unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job/events"),
     Case("read, redis down", "queue_unavailable", 503, "GET", "/jobs/x", redis_down=True),
     Case("models, redis down", "queue_unavailable", 503, "GET", "/models", redis_down=True),
     Case("no route", "http_error", 404, "GET", "/no-such-route"),
@@ -122,6 +146,9 @@ TESTED_ELSEWHERE = {
     "image_expired": "tests/jobs/test_protocol.py",
     "inference_failed": "tests/bot/test_replies.py",
     "webhook_not_allowed": "tests/jobs/test_webhook_targets.py",
+    "job_already_ended": "tests/api/test_lifecycle.py",
+    "canceled": "tests/api/test_lifecycle.py",
+    "deadline_exceeded": "tests/api/test_lifecycle.py",
 }
 
 
