@@ -25,6 +25,8 @@ JOBS_CANCELED = Counter(
     "or `running` (its result is dropped).",
     ["source", "was"],
 )
+for _was in ("queued", "running"):  # at 0 from the start, so a rate reads 0, not nothing
+    JOBS_CANCELED.labels("api", _was)
 
 
 def serve(port: int, host: str, setting: str) -> bool:

@@ -96,6 +96,14 @@ def job_started(job: Job) -> None:
         QUEUE_WAIT.labels(job.model).observe((job.started_at - job.created_at).total_seconds())
 
 
+def model_served(model: str) -> None:
+    """Start the model's lifecycle counters at 0, so a rate reads 0 before the first event."""
+    for step in ("start", "sweep"):
+        JOBS_EXPIRED.labels(model, step)
+    for when in ("start", "finish"):
+        JOBS_SKIPPED.labels(model, when)
+
+
 def job_skipped(when: str, job: Job) -> None:
     JOBS_SKIPPED.labels(job.model, when).inc()
 

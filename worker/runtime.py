@@ -83,6 +83,7 @@ class WorkerRuntime:
                 on_batch=metrics.batch_observer(model_dir.name),
             )
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
+            metrics.model_served(model_dir.name)
             models[model_dir.name] = ServedModel(model_dir, batcher)
         limits = ImageLimits.from_settings(settings.queue)
         preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
