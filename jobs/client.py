@@ -213,8 +213,10 @@ class JobClient:
             yield raw
             last, quiet_since = status_of(raw), loop.time()
             while not last.is_terminal():
+                quiet_s = loop.time() - quiet_since
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(follower.woken.wait(), RECHECK_S)
+                    timeout_s = max(0.0, min(RECHECK_S, keepalive_s - quiet_s))
+                    await asyncio.wait_for(follower.woken.wait(), timeout_s)
                 follower.woken.clear()
                 records = [*follower.updates, await self.get_raw(job_id)]
                 follower.updates.clear()

@@ -18,7 +18,8 @@ import pytest
 import redis
 
 from api.settings import ApiSettings
-from jobs.contract import ModelInfo
+from jobs.client import JobClient
+from jobs.contract import Job, JobStatus, ModelInfo
 from jobs.protocol import WorkerProtocol
 from jobs.settings import QueueSettings
 from tests.api.conftest import MODEL, running
@@ -177,3 +178,23 @@ def test_deadlines_from_the_field_the_header_or_the_default(redis_url: str) -> N
     assert [d if d is None else d.total_seconds() for d in deadlines] == [2.5, 7, 30, 4, None]
     for job in jobs:  # every job says when its record goes (KENNEL_JOB_TTL_S, a day)
         assert (at(job["expires_at"]) - at(job["created_at"])).total_seconds() == 86400
+
+
+def test_a_quiet_stream_gets_keepalives_then_the_end(redis_url: str, heartbeat: Heartbeat) -> None:
+    async def run() -> list[bytes | None]:
+        jobs = JobClient.connect(QueueSettings(redis_url=redis_url))
+        try:
+            job = await jobs.submit(DOG, MODEL, 1, "api")
+            seen: list[bytes | None] = []
+            async for record in jobs.follow(job.id, keepalive_s=0.2):
+                seen.append(record)
+                if len(seen) == 3:
+                    await jobs.cancel(job.id)
+            return seen
+        finally:
+            await jobs.close()
+
+    seen = asyncio.run(run())
+    assert seen[1:3] == [None, None]  # nothing happened: two keep-alives, 0.2 s apart
+    states = [Job.model_validate_json(r).status for r in seen if r is not None]
+    assert states == [JobStatus.QUEUED, JobStatus.CANCELED]
