@@ -107,6 +107,8 @@ CASES = [
     Case("cancel unknown job", "job_not_found", 404, "POST", "/jobs/no-such-job/cancel"),
     Case("events of unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job/events"),
     Case("read, redis down", "queue_unavailable", 503, "GET", "/jobs/x", redis_down=True),
+    Case("cancel, redis down", "queue_unavailable", 503, "POST", "/jobs/x/cancel", redis_down=True),
+    Case("events, redis down", "queue_unavailable", 503, "GET", "/jobs/x/events", redis_down=True),
     Case("models, redis down", "queue_unavailable", 503, "GET", "/models", redis_down=True),
     Case("no route", "http_error", 404, "GET", "/no-such-route"),
     Case("wrong method", "http_error", 405, "GET", "/predict"),
