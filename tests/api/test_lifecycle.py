@@ -40,6 +40,10 @@ def heartbeat(redis_url: str) -> Iterator[Heartbeat]:
             steps, "sweeper", [ModelInfo(name=MODEL, labels=["a"])], 1.0, Rescuer(steps, 60)
         )
         beat.start()
+        deadline = time.monotonic() + 10
+        while not steps.announced("sweeper"):  # its thread's first beat announces MODEL
+            assert time.monotonic() < deadline, "the heartbeat never announced"
+            time.sleep(0.01)
         yield beat
         beat.stop()
 
