@@ -18,7 +18,7 @@ from jobs.metrics import JOBS_REJECTED
 from jobs.webhooks.settings import WebhookSettings
 from jobs.webhooks.targets import MAX_URL_LENGTH, WebhookNotAllowed, check_url
 
-FIELDS = ("image", "model", "top_k", "webhook", "webhook_events")
+FIELDS = ("image", "model", "top_k", "webhook", "webhook_events", "deadline_s")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
 MAX_MODEL_CHARS = 100
 
@@ -61,16 +61,27 @@ async def submission(
     ] = None,
     deadline_s: Annotated[
         float | None,
-        Form(gt=0, description="Refused (429 deadline_unreachable) past the expected wait."),
+        Form(
+            gt=0,
+            allow_inf_nan=False,
+            description="Not started within this many seconds, the job ends `expired`. "
+            "Default: KENNEL_JOB_DEADLINE_S (none when unset).",
+        ),
+    ] = None,
+    cancel_after: Annotated[
+        float | None,
+        Header(gt=0, allow_inf_nan=False, description="Seconds: the same as `deadline_s`."),
     ] = None,
 ) -> Submission:
     await check_form(request)
+    if deadline_s is not None and cancel_after is not None:
+        raise InvalidRequest("Give the deadline once: the deadline_s field or Cancel-After.")
     return Submission(
         data=await image.read(),
         model=model or settings.default_model,
         top_k=top_k,
         webhook=await requested_webhook(webhook, webhook_events, settings.webhook),
-        deadline_s=deadline_s,
+        deadline_s=deadline_s if deadline_s is not None else cancel_after,
     )
 
 

@@ -59,6 +59,9 @@ ERROR_DESCRIPTIONS = {
     "waiting (`queue_full`), or a deadline shorter than the expected wait "
     "(`deadline_unreachable`); `Retry-After` says when to try again.",
     404: "Not found: `job_not_found`.",
+    409: "The job had ended already (`job_already_ended`), or, from /predict, it was canceled "
+    "(`canceled`).",
+    504: "From /predict: the job was not started before its deadline (`deadline_exceeded`).",
     408: "The upload (headers or body) took too long: `upload_too_slow`.",
     413: "Too large: `file_too_large`, `too_many_pixels`.",
     415: "Not an image kennel reads: `not_an_image`.",
@@ -81,9 +84,18 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 SUBMIT_ERRORS = errors(401, 403, 408, 413, 415, 422, 429, 503)
 READ_ERRORS = errors(401, 403, 404, 503)
+CANCEL_ERRORS = errors(401, 403, 404, 409, 503)
+EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: one event per state change, named after the state, "
+        "its data the job; the stream ends after the final state.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **READ_ERRORS,
+}
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": Job, "description": "Not finished within the wait: the job, to poll."},
-    **errors(401, 403, 408, 413, 415, 422, 429, 500, 503),
+    **errors(401, 403, 408, 409, 413, 415, 422, 429, 500, 503, 504),
 }
 NOT_READY: dict[int | str, dict[str, Any]] = {
     503: {

@@ -71,14 +71,16 @@ def queue_full(admitted: Admitted, image_bytes: int, settings: QueueSettings) ->
 
 
 def check_deadline(deadline_s: float | None, state: QueueState) -> None:
-    """Refuse a job whose deadline is shorter than its expected wait (`eta_s` at the back of
-    the queue); an unknown wait admits it."""
+    """Refuse a job whose deadline (by which it must START) is shorter than its expected wait
+    to start: the jobs waiting ahead of it over the measured throughput. An unknown wait, or
+    no job ahead, admits it."""
     if deadline_s is None:
         return
-    expected = eta_s(state, state.waiting)
+    rate = throughput(state)
+    expected = None if rate is None else state.waiting / rate
     if expected is not None and deadline_s < expected:
         raise DeadlineUnreachable(
-            f"The deadline ({deadline_s:g} s) is shorter than the expected wait "
+            f"The deadline ({deadline_s:g} s) is shorter than the expected wait to start "
             f"({expected:.1f} s for {state.waiting} jobs ahead); try again later.",
             retry_after_s=expected - deadline_s,
         )

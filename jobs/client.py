@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
@@ -24,9 +25,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import admission, protocol
 from jobs.connection import RedisTarget
-from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, Webhook
+from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, Webhook, utcnow
 from jobs.errors import (
     IdempotencyKeyReused,
+    JobAlreadyEnded,
+    JobNotFound,
     JobsError,
     NoModelsServed,
     NotReplicated,
@@ -34,7 +37,7 @@ from jobs.errors import (
     UnknownModel,
 )
 from jobs.images import ImageLimits, inspect_image
-from jobs.metrics import JOBS_REJECTED, JOBS_REPLAYED, JOBS_SUBMITTED
+from jobs.metrics import JOBS_CANCELED, JOBS_REJECTED, JOBS_REPLAYED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
 from jobs.waiting import Notifier
 
@@ -71,8 +74,12 @@ class Submitted:
     existing: bool
 
 
+def status_of(raw: bytes) -> JobStatus:
+    return _Status.model_validate_json(raw).status
+
+
 def has_ended(raw: bytes) -> bool:
-    return _Status.model_validate_json(raw).status.is_terminal()
+    return status_of(raw).is_terminal()
 
 
 @contextlib.asynccontextmanager
@@ -133,7 +140,8 @@ class JobClient:
     ) -> Submitted:
         """Check the image and the queue's bounds, then store the job and queue it by
         reference; with an `idempotency_key` already used for the same submission, the job
-        it made instead."""
+        it made instead. Without `deadline_s`, the job gets the default deadline
+        (KENNEL_JOB_DEADLINE_S)."""
         try:
             submitted = await self._submit(
                 data, model, top_k, source, owner, idempotency_key, deadline_s, webhook
@@ -143,6 +151,28 @@ class JobClient:
             raise
         (JOBS_REPLAYED if submitted.existing else JOBS_SUBMITTED).labels(source).inc()
         return submitted
+
+    def _new_job(
+        self,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None,
+        deadline_s: float | None,
+        webhook: Webhook | None,
+    ) -> Job:
+        now = utcnow()
+        deadline_s = deadline_s or self._settings.job_deadline_s
+        return Job(
+            model=model,
+            top_k=top_k,
+            source=source,
+            owner=owner,
+            webhook=webhook,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.job_ttl_s),
+            deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
+        )
 
     async def _submit(
         self,
@@ -156,13 +186,14 @@ class JobClient:
         webhook: Webhook | None,
     ) -> Submitted:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source, owner=owner, webhook=webhook)
+        job = self._new_job(model, top_k, source, owner, deadline_s, webhook)
         once = None
         if idempotency_key is not None:
             once = admission.idempotency(idempotency_key, owner, data, model, top_k)
         async with outage_as_unavailable():
             await self._check_model(model)
-            if deadline_s is not None:
+            if job.deadline_at is not None:
+                deadline_s = (job.deadline_at - job.created_at).total_seconds()
                 admission.check_deadline(deadline_s, await self._steps.queue_state(model))
             admitted = await self._steps.submit(job, data, self._settings, once)
         if admitted.outcome == "reused":
@@ -237,6 +268,51 @@ class JobClient:
         """The job once it ends, or as it stands when `timeout_s` runs out; None if unknown."""
         raw = await self.wait_raw(job_id, timeout_s)
         return None if raw is None else Job.model_validate_json(raw)
+
+    async def cancel(self, job_id: str) -> bytes:
+        """Cancel a queued or running job; its record as canceled. `JobAlreadyEnded` if it
+        had ended, `JobNotFound` if unknown."""
+        async with outage_as_unavailable():
+            done = await self._steps.cancel(job_id)
+        if done.outcome == "missing" or done.record is None:
+            raise JobNotFound(f"No job {job_id!r} (unknown, or expired).")
+        job = Job.model_validate_json(done.record)
+        if done.outcome == "ended":
+            raise JobAlreadyEnded(f"Job {job_id} already ended: {job.status}.")
+        JOBS_CANCELED.labels(job.source, done.was).inc()
+        log.debug("job %s canceled while %s", job_id, done.was)
+        return done.record
+
+    async def follow(self, job_id: str, keepalive_s: float) -> AsyncGenerator[bytes | None, None]:
+        """The job's record now, then at each change of its state until it ends (nothing if
+        the job is unknown); None after `keepalive_s` without a change. Holds no Redis
+        connection while it waits: the process's one subscription wakes it."""
+        loop = asyncio.get_running_loop()
+        with self.notifier.follow(job_id) as follower:
+            raw = await self.get_raw(job_id)
+            if raw is None:
+                return
+            yield raw
+            last, quiet_since = status_of(raw), loop.time()
+            while not last.is_terminal():
+                quiet_s = loop.time() - quiet_since
+                with contextlib.suppress(TimeoutError):
+                    timeout_s = max(0.0, min(RECHECK_S, keepalive_s - quiet_s))
+                    await asyncio.wait_for(follower.woken.wait(), timeout_s)
+                follower.woken.clear()
+                records = [*follower.updates, await self.get_raw(job_id)]
+                follower.updates.clear()
+                for record in records:
+                    if record is None:
+                        return  # the record expired meanwhile
+                    if status_of(record) != last:
+                        yield record
+                        last, quiet_since = status_of(record), loop.time()
+                    if last.is_terminal():
+                        return
+                if loop.time() - quiet_since >= keepalive_s:
+                    yield None
+                    quiet_since = loop.time()
 
     async def models(self) -> list[ModelInfo]:
         async with outage_as_unavailable():

@@ -101,6 +101,12 @@ class Job(BaseModel):
         None, description="The API client (KENNEL_API_KEYS) that submitted it; only it reads it."
     )
     created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(
+        None, description="When the job's record disappears (submission + KENNEL_JOB_TTL_S)."
+    )
+    deadline_at: datetime | None = Field(
+        None, description="Not started by then, the job never runs and ends `expired`."
+    )
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = Field(

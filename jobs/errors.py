@@ -74,3 +74,7 @@ class IdempotencyKeyReused(JobsError):
     """An Idempotency-Key already made a job from another submission."""
 
     code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+class JobAlreadyEnded(JobsError):
+    code = ErrorCode.JOB_ALREADY_ENDED

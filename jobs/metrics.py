@@ -1,4 +1,4 @@
-"""What every submitter counts: jobs queued, refused and replayed, by who submitted them.
+"""What every submitter counts: jobs queued, refused, replayed and canceled, by who sent them.
 
 Counted in `JobClient.submit`, the one place the API and the bot submit through, so both count
 the same way. Label values are bounded: `source` is api or bot, `code` an `ErrorCode`.
@@ -24,6 +24,15 @@ JOBS_REPLAYED = Counter(
     "Submissions answered with the job their Idempotency-Key had made (nothing stored).",
     ["source"],
 )
+
+JOBS_CANCELED = Counter(
+    "kennel_jobs_canceled_total",
+    "Jobs canceled by their client, by the state they were canceled in: `queued` (never run) "
+    "or `running` (its result is dropped).",
+    ["source", "was"],
+)
+for _was in ("queued", "running"):  # at 0 from the start, so a rate reads 0, not nothing
+    JOBS_CANCELED.labels("api", _was)
 
 
 def serve(port: int, host: str, setting: str) -> bool:

@@ -8,16 +8,18 @@ Written once as steps, used by the API and the bot (`JobClient`), the worker and
                                             then WAIT until replicas hold them, when asked
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
+    cancel   client  queued|running -> canceled   a running job's later result is dropped
+    expire   worker  queued past its deadline -> expired   (start checks the deadline too)
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
     notify   (inside start and finish)   queues the job's webhook delivery with the transition
     retry    deliverer  a failed delivery waits in a sorted set, then goes back to its queue
 
-All but rescue are Lua scripts, so each is atomic; start, finish and reap are guarded: an ended
-job is never written again, so a late duplicate delivery or a worker that wakes after being given
-up on is harmless. The scripts respect every terminal `JobStatus` (`ENDED`): a new one (say
-`canceled`) is one entry in `JobStatus`, and a new step (say `cancel`) one more script like
-`FINISH`.
+start, finish, cancel, expire and reap are Lua scripts, so each is atomic, and each is guarded:
+an ended job is never written again, so a late duplicate delivery or a worker that wakes after
+being given up on is harmless. The scripts respect every terminal `JobStatus` (`ENDED`). Every
+step that ends a job does its bookkeeping through ONE Lua function, `END_JOB`: hook "a job
+ended" there.
 
 The job record is the JSON a client reads (`Job`), stored as is, so `GET /jobs/{id}` returns
 the stored bytes. The scripts edit it with Redis's bundled cjson.
@@ -67,7 +69,10 @@ IMAGE_BYTES = f"{PREFIX}:image-bytes"  # string: the sum of IMAGE_SIZES
 # constant; forgotten (unknown) after this long with no job ended.
 THROUGHPUT_TAU_S = 30.0
 THROUGHPUT_IDLE_S = 60
+DEADLINES = f"{PREFIX}:deadlines"  # zset: queued jobs that have a deadline, by deadline (epoch)
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
+# pub/sub: "<id> <record>" when a job starts running (the events stream's `running`)
+RUNNING_CHANNEL = f"{PREFIX}:running"
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
 # Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
 # and has not acknowledged sit in this hash until acknowledged or restored.
@@ -251,33 +256,63 @@ local function count_ended(model, now)
 end
 """
 
-# KEYS: job, image, queued set, running set of this worker. ARGV: id, worker, now, max attempts,
-# prefix. Returns {outcome, record, image}: outcome is missing | ended | poison | started.
-START = (
+# The one step every ending goes through (finish, poison, cancel, expire): the record is written
+# (its TTL kept), the image, the job's place in the queued and deadline sets and on its worker
+# go (and its admission accounting), waiters are woken unless the caller wakes a whole batch at
+# once, and its `completed` webhook is queued. Returns the record.
+END_JOB = (
     QUEUE_LUA
     + _NOTIFY_LUA
+    + f"""
+local function end_job(id, job, status, now, prefix, publish)
+  if job.worker and job.worker ~= cjson.null then
+    redis.call('SREM', prefix .. ':running:' .. job.worker, id)
+  end
+  job.status = status
+  job.finished_at = now
+  job.worker = cjson.null
+  local raw = cjson.encode(job)
+  redis.call('SET', prefix .. ':job:' .. id, raw, 'KEEPTTL')
+  redis.call('DEL', prefix .. ':image:' .. id)
+  leave_queue(id, job.model)
+  redis.call('ZREM', '{DEADLINES}', id)
+  if publish then redis.call('PUBLISH', '{DONE_CHANNEL}', id) end
+  notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
+  return raw
+end
+local ended = {_ENDED_LUA}
+"""
+)
+_EXPIRED_ERROR = (
+    f"{{code = '{ErrorCode.DEADLINE_EXCEEDED.value}', "
+    "message = 'The job was not started before its deadline.'}"
+)
+
+# KEYS: job, image, queued set, running set of this worker, deadlines.
+# ARGV: id, worker, now, max attempts, prefix, now (epoch seconds).
+# Returns {outcome, record, image}: outcome is missing | ended | poison | expired | started.
+START = (
+    END_JOB
     + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then release_image(ARGV[1]) return {{'missing'}} end
 local job = cjson.decode(raw)
-if ({_ENDED_LUA})[job.status] then return {{'ended', raw}} end
+if ended[job.status] then return {{'ended', raw}} end
+local deadline = redis.call('ZSCORE', KEYS[5], ARGV[1])
+if deadline and tonumber(deadline) <= tonumber(ARGV[6]) then
+  job.error = {_EXPIRED_ERROR}
+  return {{'expired', end_job(ARGV[1], job, '{JobStatus.EXPIRED.value}', ARGV[3], ARGV[5], true)}}
+end
 leave_waiting(ARGV[1], job.model)
+redis.call('ZREM', KEYS[5], ARGV[1])
 if job.worker and job.worker ~= cjson.null then
   redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
 end
 if job.attempts >= tonumber(ARGV[4]) then
-  job.status = 'failed'
-  job.finished_at = ARGV[3]
-  job.worker = cjson.null
   job.error = {{code = '{ErrorCode.POISON.value}', message = 'The job was started ' ..
     job.attempts .. ' times and its worker never finished it (the job may crash workers).'}}
-  raw = cjson.encode(job)
-  redis.call('SET', KEYS[1], raw, 'KEEPTTL')
-  redis.call('DEL', KEYS[2])
-  release_image(ARGV[1])
-  redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1])
-  notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
-  return {{'poison', raw}}
+  job.worker = cjson.null
+  return {{'poison', end_job(ARGV[1], job, '{JobStatus.FAILED.value}', ARGV[3], ARGV[5], true)}}
 end
 job.status = 'running'
 job.attempts = job.attempts + 1
@@ -287,41 +322,67 @@ raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('SADD', KEYS[4], ARGV[1])
 notify(raw, job, '{_RUNNING}', '{_RUNNING}_' .. job.attempts)
+redis.call('PUBLISH', '{RUNNING_CHANNEL}', ARGV[1] .. ' ' .. raw)
 return {{'started', raw, redis.call('GET', KEYS[2])}}
 """
 )
 
-# KEYS: job, image, queued set. ARGV: id, status, now, result or error JSON, prefix, publish (1:
-# wake waiters here; 0: the caller publishes once for a whole batch), now in Unix seconds (the
-# throughput). Returns the ended record, or nil when the job had already ended (or
-# expired): nothing written.
+# KEYS: job. ARGV: id, status, now, result or error JSON, prefix, publish (1: wake waiters here;
+# 0: the caller publishes once for a whole batch), now in Unix seconds (the throughput).
+# Returns the ended record, or nil when the job had already ended (canceled, expired, a duplicate
+# finished it, or its record is gone): nothing written, the result is dropped.
 FINISH = (
-    QUEUE_LUA
-    + _NOTIFY_LUA
+    END_JOB
     + f"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then release_image(ARGV[1]) return nil end
 local job = cjson.decode(raw)
-if ({_ENDED_LUA})[job.status] then return nil end
-if job.worker and job.worker ~= cjson.null then
-  redis.call('SREM', ARGV[5] .. ':running:' .. job.worker, ARGV[1])
-end
-job.status = ARGV[2]
-job.finished_at = ARGV[3]
-job.worker = cjson.null
+if ended[job.status] then return nil end
 if ARGV[2] == '{JobStatus.SUCCEEDED.value}' then
   job.result = cjson.decode(ARGV[4])
 else
   job.error = cjson.decode(ARGV[4])
 end
-raw = cjson.encode(job)
-redis.call('SET', KEYS[1], raw, 'KEEPTTL')
-redis.call('DEL', KEYS[2])
-leave_queue(ARGV[1], job.model)
 count_ended(job.model, tonumber(ARGV[7]))
-if ARGV[6] == '1' then redis.call('PUBLISH', '{DONE_CHANNEL}', ARGV[1]) end
-notify(raw, job, '{_COMPLETED}', '{_COMPLETED}')
-return raw
+return end_job(ARGV[1], job, ARGV[2], ARGV[3], ARGV[5], ARGV[6] == '1')
+"""
+)
+
+# KEYS: job. ARGV: id, now, prefix.
+# Returns {outcome, record, status before}: outcome is missing | ended | canceled.
+CANCEL = (
+    END_JOB
+    + f"""
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {{'missing'}} end
+local job = cjson.decode(raw)
+if ended[job.status] then return {{'ended', raw}} end
+local was = job.status
+job.error = {{code = '{ErrorCode.CANCELED.value}', message = 'Canceled by its client while ' ..
+  was .. '.'}}
+return {{'canceled', end_job(ARGV[1], job, '{JobStatus.CANCELED.value}', ARGV[2], ARGV[3], true),
+  was}}
+"""
+)
+
+# KEYS: deadlines. ARGV: now (epoch seconds), now (timestamp), prefix, limit.
+# Every queued job whose deadline has passed ends expired; returns their records.
+EXPIRE = (
+    END_JOB
+    + f"""
+local records = {{}}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])) do
+  local raw = redis.call('GET', ARGV[3] .. ':job:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+  if raw then
+    local job = cjson.decode(raw)
+    if job.status == '{JobStatus.QUEUED.value}' then
+      job.error = {_EXPIRED_ERROR}
+      table.insert(records, end_job(id, job, '{JobStatus.EXPIRED.value}', ARGV[2], ARGV[3], true))
+    end
+  end
+end
+return records
 """
 )
 
@@ -365,7 +426,8 @@ return requeued
 # KEYS: job, the model's waiting set, image. ARGV: id, record, image size, job TTL, image TTL,
 # now (Unix seconds), model, max waiting (0: no bound), max image bytes (0: no bound),
 # idempotency key ('' for none), fingerprint, idempotency TTL, submission time, the image and
-# its queue message ('' for both: `store_image` sends them once admitted).
+# its queue message ('' for both: `store_image` sends them once admitted), the deadline (Unix
+# seconds, '' for none).
 # Returns {outcome, ...}: reused | existing, record | queued, full or full_bytes, then the
 # position (-1: none), waiting, image bytes held, throughput (rate, at, since). Bounds,
 # idempotency and the record are one atomic step: a burst cannot overshoot, one key makes one
@@ -400,6 +462,7 @@ enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
 if ARGV[10] ~= '' then
   redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
 end
+if ARGV[16] ~= '' then redis.call('ZADD', '{DEADLINES}', ARGV[16], ARGV[1]) end
 if ARGV[14] ~= '' then
   redis.call('SET', KEYS[3], ARGV[14], 'EX', ARGV[5])
   redis.call('LPUSH', '{QUEUE_NAME}', ARGV[15])
@@ -414,9 +477,10 @@ return {{'queued', position, waiting + 1, bytes + tonumber(ARGV[3]), rate[1], ra
 # message stays: the start step finds no record and skips it.
 WITHDRAW = (
     QUEUE_LUA
-    + """
+    + f"""
 local raw = redis.call('GET', KEYS[1])
 if raw then leave_queue(ARGV[1], cjson.decode(raw).model) end
+redis.call('ZREM', '{DEADLINES}', ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 if ARGV[2] ~= '' then redis.call('DEL', ARGV[2]) end
 """
@@ -452,6 +516,16 @@ class Started:
     outcome: str
     job: Job | None
     image: bytes | None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What the cancel step did: `outcome` is missing | ended | canceled; `record` the job as it
+    stands after it; `was` the state it was canceled from."""
+
+    outcome: str
+    record: bytes | None
+    was: JobStatus | None
 
 
 def _text(value: bytes | str) -> str:
@@ -548,6 +622,7 @@ def submit_call(
         repr(job.created_at.timestamp()),
         image if inline else "",
         queue_message(job.id) if inline else "",
+        "" if job.deadline_at is None else repr(job.deadline_at.timestamp()),
     ]
     return [job_key(job.id), waiting_key(job.model), image_key(job.id)], args
 
@@ -573,13 +648,15 @@ def admitted(reply: Sequence[Any], now: float) -> Admitted:
 
 
 class ClientProtocol:
-    """The submitting side's steps (the API and the bot), asynchronous."""
+    """The client side's steps (the API and the bot): submit, cancel, read the queue;
+    asynchronous."""
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
         self._submit = client.register_script(SUBMIT)
         self._queue_state = client.register_script(QUEUE_STATE)
         self._withdraw = client.register_script(WITHDRAW)
+        self._cancel = client.register_script(CANCEL)
         # Image bytes held in Redis as the last submission saw them, and those this process is
         # sending inside SUBMIT scripts now: the rule for sending an image along (below).
         self._held_bytes = 0
@@ -628,6 +705,13 @@ class ClientProtocol:
         await self._withdraw(keys=[job_key(job.id), image_key(job.id)], args=[job.id, once])
         return replace(result, outcome="unreplicated", replicas=confirmed)
 
+    async def cancel(self, job_id: str) -> Cancellation:
+        reply = await self._cancel(keys=[job_key(job_id)], args=[job_id, timestamp(), PREFIX])
+        outcome = _text(reply[0])
+        record = reply[1] if len(reply) > 1 else None
+        was = JobStatus(_text(reply[2])) if len(reply) > 2 else None
+        return Cancellation(outcome, record, was)
+
     async def queue_state(self, model: str, job_id: str = "") -> QueueState:
         """The model's queue now; with a job id, that job's position too."""
         now = time.time()
@@ -653,10 +737,19 @@ class WorkerProtocol:
         self._start = client.register_script(START)
         self._finish = client.register_script(FINISH)
         self._reap = client.register_script(REAP)
+        self._expire = client.register_script(EXPIRE)
 
     def start(self, job_id: str, worker: str) -> Started:
-        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker)]
-        argv: list[str | int] = [job_id, worker, timestamp(), self.max_attempts, PREFIX]
+        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker), DEADLINES]
+        now = utcnow()
+        argv: list[str | int | float] = [
+            job_id,
+            worker,
+            timestamp(now),
+            self.max_attempts,
+            PREFIX,
+            now.timestamp(),
+        ]
         reply = self._start(keys=keys, args=argv)
         outcome = _text(reply[0])
         job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
@@ -675,7 +768,7 @@ class WorkerProtocol:
         pipe = self.redis.pipeline(transaction=False)
         for e in endings:
             self._finish(
-                keys=[job_key(e.job_id), image_key(e.job_id), QUEUED],
+                keys=[job_key(e.job_id)],
                 args=[e.job_id, e.status.value, now, e.payload, PREFIX, 0, unix],
                 client=pipe,
             )
@@ -699,6 +792,14 @@ class WorkerProtocol:
 
     def retire(self, worker: str) -> None:
         self.redis.delete(worker_key(worker))
+
+    def expire(self, limit: int = 100) -> list[Job]:
+        """End every queued job whose deadline has passed (`expired`); the jobs it ended."""
+        now = utcnow()
+        records = self._expire(
+            keys=[DEADLINES], args=[now.timestamp(), timestamp(now), PREFIX, limit]
+        )
+        return [Job.model_validate_json(raw) for raw in records]
 
     def reap(self, now: float) -> list[str]:
         """Requeue the running jobs of every worker whose heartbeat is gone; their ids."""
@@ -773,6 +874,12 @@ class WebhookProtocol:
 def queue_length(client: redis.Redis) -> int:
     """Messages waiting in Celery's queue (not yet taken by a worker)."""
     return int(client.llen(QUEUE_NAME))
+
+
+def running_update(data: bytes) -> tuple[str, bytes]:
+    """A `RUNNING_CHANNEL` message: the job's id and its record."""
+    job_id, _, record = data.partition(b" ")
+    return job_id.decode(), record
 
 
 async def read_job(client: aioredis.Redis, job_id: str) -> bytes | None:

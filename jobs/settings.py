@@ -47,6 +47,13 @@ class QueueSettings(BaseSettings):
     )
     job_ttl_s: int = Field(24 * 3600, description="How long a job record stays readable.")
     image_ttl_s: int = Field(3600, description="How long an uploaded image waits for a worker.")
+    job_deadline_s: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="A job not started this many seconds after submission ends `expired`, "
+        "unless its submission gives its own deadline. Unset or 0: no deadline.",
+    )
     max_upload_bytes: int = Field(10 * MIB, description="Larger uploads answer 413.")
     max_image_pixels: int = Field(
         50_000_000, description="Larger images (decompression bombs) answer 413."

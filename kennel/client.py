@@ -37,8 +37,12 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _form(model: str | None, top_k: int | None) -> dict[str, str]:
-    fields = {"model": model, "top_k": None if top_k is None else str(top_k)}
+def _form(model: str | None, top_k: int | None, deadline_s: float | None) -> dict[str, str]:
+    fields = {
+        "model": model,
+        "top_k": None if top_k is None else str(top_k),
+        "deadline_s": None if deadline_s is None else f"{deadline_s:g}",
+    }
     return {name: value for name, value in fields.items() if value is not None}
 
 
@@ -94,12 +98,14 @@ class Client:
         model: str | None = None,
         top_k: int | None = None,
         wait_s: float | None = None,
+        deadline_s: float | None = None,
     ) -> Job:
-        """Queue an image (POST /jobs); with `wait_s`, ask the server to answer once it ends."""
+        """Queue an image (POST /jobs); with `wait_s`, ask the server to answer once it ends;
+        with `deadline_s`, the job ends `expired` if no worker starts it within that."""
         response = self._http.post(
             "/jobs",
             files={"image": _image_bytes(image)},
-            data=_form(model, top_k),
+            data=_form(model, top_k, deadline_s),
             headers=_prefer(wait_s),
             timeout=_request_timeout(wait_s or 0, self._timeout_s),
         )
@@ -187,12 +193,13 @@ class AsyncClient:
         model: str | None = None,
         top_k: int | None = None,
         wait_s: float | None = None,
+        deadline_s: float | None = None,
     ) -> Job:
         data = await asyncio.to_thread(_image_bytes, image)
         response = await self._http.post(
             "/jobs",
             files={"image": data},
-            data=_form(model, top_k),
+            data=_form(model, top_k, deadline_s),
             headers=_prefer(wait_s),
             timeout=_request_timeout(wait_s or 0, self._timeout_s),
         )

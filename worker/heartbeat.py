@@ -4,6 +4,8 @@ Each beat (`heartbeat_s`) announces this worker and its models (the announcement
 2.5 beats), requeues the running jobs of workers whose announcement expired (`reap`), and
 requeues queued jobs whose message was lost (`Rescuer`). Between beats it checks, cheaply, that
 its announcement is still there, so it announces again as soon as Redis is back after a restart.
+Every tick also ends the queued jobs past their deadline (`expire`), so they end on time even
+when every worker is busy.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 
 from jobs.contract import ModelInfo
 from jobs.protocol import WorkerProtocol
+from worker import metrics
 from worker.rescue import Rescuer
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class Heartbeat:
                     log.info("announcement gone (Redis restarted?); announcing again")
                     self._beat()
                 self._reap()
+                self._expire()
             except Exception as exc:
                 self._last_beat = 0.0  # beat as soon as Redis answers again
                 log.warning("heartbeat to Redis failed: %s", exc)
@@ -73,6 +77,12 @@ class Heartbeat:
         self.protocol.announce(self.name, self.models, self.every_s * ANNOUNCEMENT_LIFETIME)
         self._last_beat = time.monotonic()
         self.protocol.requeue(self.rescuer.sweep(time.time()), suspect=False)
+
+    def _expire(self) -> None:
+        """Queued jobs past their deadline end now, even when no worker is free to take them."""
+        for job in self.protocol.expire():
+            log.info("job %s passed its deadline while queued; expired", job.id)
+            metrics.job_expired(job, "sweep")
 
     def _reap(self) -> None:
         reaped = self.protocol.reap(time.time())

@@ -31,6 +31,19 @@ JOBS_FINISHED = Counter(
     "Jobs a worker ended, by model, status and error code (code is `none` when it succeeded).",
     ["model", "status", "code"],
 )
+JOBS_SKIPPED = Counter(
+    "kennel_jobs_skipped_total",
+    "Deliveries a worker acknowledged without storing anything: the job had already ended "
+    "(canceled, expired, a duplicate's) when it started (`when=start`, nothing was run) or "
+    "when its result came (`when=finish`, the result was dropped).",
+    ["model", "when"],
+)
+JOBS_EXPIRED = Counter(
+    "kennel_jobs_expired_total",
+    "Jobs that ended `expired` (not started by their deadline), by model and by the step "
+    "that found them overdue: `start` (a worker took it) or `sweep` (the heartbeat's).",
+    ["model", "step"],
+)
 QUEUE_WAIT = Histogram(
     "kennel_job_queue_wait_seconds",
     "From submission (created_at) to a worker starting the job (started_at).",
@@ -81,6 +94,22 @@ def batch_observer(model: str) -> Callable[[int, float], None]:
 def job_started(job: Job) -> None:
     if job.started_at is not None:
         QUEUE_WAIT.labels(job.model).observe((job.started_at - job.created_at).total_seconds())
+
+
+def model_served(model: str) -> None:
+    """Start the model's lifecycle counters at 0, so a rate reads 0 before the first event."""
+    for step in ("start", "sweep"):
+        JOBS_EXPIRED.labels(model, step)
+    for when in ("start", "finish"):
+        JOBS_SKIPPED.labels(model, when)
+
+
+def job_skipped(when: str, job: Job) -> None:
+    JOBS_SKIPPED.labels(job.model, when).inc()
+
+
+def job_expired(job: Job, step: str) -> None:
+    JOBS_EXPIRED.labels(job.model, step).inc()
 
 
 def job_finished(job: Job) -> None:

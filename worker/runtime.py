@@ -83,6 +83,7 @@ class WorkerRuntime:
                 on_batch=metrics.batch_observer(model_dir.name),
             )
             metrics.MODEL_LOAD.labels(model_dir.name).set(classifier.load_s)
+            metrics.model_served(model_dir.name)
             models[model_dir.name] = ServedModel(model_dir, batcher)
         limits = ImageLimits.from_settings(settings.queue)
         preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
@@ -114,7 +115,12 @@ class WorkerRuntime:
             return
         job = started.job
         if started.outcome == "ended":
-            log.debug("job %s already %s (a late duplicate); skipped", job_id, job.status)
+            log.debug("job %s already %s (canceled? a duplicate?); skipped", job_id, job.status)
+            metrics.job_skipped("start", job)
+            return
+        if started.outcome == "expired":
+            log.info("job %s passed its deadline before it started; expired", job_id)
+            metrics.job_expired(job, "start")
             return
         if started.outcome == "poison":
             log.warning("job %s ended poison after %d attempts", job_id, job.attempts)
@@ -131,7 +137,8 @@ class WorkerRuntime:
             ending = Ending(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
         ended = self.finisher.finish(ending)
         if ended is None:
-            log.debug("job %s had already ended elsewhere; this late result was dropped", job_id)
+            log.debug("job %s had already ended (canceled?); this result was dropped", job_id)
+            metrics.job_skipped("finish", job)
             return
         metrics.job_finished(ended)
 

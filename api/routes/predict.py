@@ -39,7 +39,7 @@ async def predict(
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)
-    if finished.status == JobStatus.FAILED and finished.error is not None:
+    if finished.status.is_terminal() and finished.error is not None:
         code, message = finished.error.code, f"Job {job.id}: {finished.error.message}"
         return error_response(STATUS.get(code, 500), code, message)
     return JSONResponse(

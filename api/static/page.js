@@ -1,6 +1,6 @@
 // kennel's page: send an image, follow its job, show the predictions. No build step.
 const NOT_SURE_BELOW = 0.4; // the bot's default confidence threshold
-const WAIT_S = 25; // how long one request may wait for the job to end
+const WAIT_S = 25; // how long one GET /jobs/{id}?wait may wait, if the events stream broke
 const $ = (id) => document.getElementById(id);
 
 function headers() {
@@ -26,16 +26,49 @@ async function call(path, options = {}) {
   return body;
 }
 
-// Calls onUpdate(job) with each state until the job ends, and returns the ended job.
-// The one place to change when the events stream (GET /jobs/{id}/events) is used instead.
+const ended = (job) => !["queued", "running"].includes(job.status);
+
+// The job's state changes from GET /jobs/{id}/events, read with fetch() (EventSource cannot
+// send the Authorization header a typed-in key needs): yields each event's job.
+async function* jobEvents(id) {
+  const response = await fetch(`/jobs/${id}/events`, { headers: headers() });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const error = body.error || { code: `http_${response.status}`, message: response.statusText };
+    throw new ApiError(response.status, error.code, error.message);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let data = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const lines = buffer.split(/\r\n|\r|\n/);
+    buffer = lines.pop();
+    for (const line of lines) {
+      if (line === "" && data.length) {
+        yield JSON.parse(data.join("\n"));
+        data = [];
+      } else if (line.startsWith("data:")) {
+        data.push(line.slice(5).replace(/^ /, ""));
+      } // `event:` names the state the data says too; `:` lines are keep-alives
+    }
+  }
+}
+
+// Calls onUpdate(job) with each state until the job ends, and returns the ended job: from the
+// events stream, and, should the stream break before the end, by waiting on GET /jobs/{id}.
 async function followJob(job, onUpdate) {
-  const ended = (j) => !["queued", "running"].includes(j.status);
   onUpdate(job);
+  if (ended(job)) return job;
+  for await (const update of jobEvents(job.id)) {
+    job = update;
+    onUpdate(job);
+  }
   while (!ended(job)) {
-    const asked = Date.now();
     job = await call(`/jobs/${job.id}?wait=${WAIT_S}`);
     onUpdate(job);
-    if (!ended(job) && Date.now() - asked < 200) await new Promise((r) => setTimeout(r, 250));
   }
   return job;
 }
@@ -69,18 +102,20 @@ async function classify(file) {
   $("predictions").replaceChildren();
   $("unsure").hidden = true;
   $("state").textContent = "sending";
+  $("states").textContent = "";
   $("job-id").textContent = "";
   const form = new FormData();
   form.append("image", file);
   form.append("model", $("model").value);
   form.append("top_k", "5");
   try {
-    const submitted = await call("/jobs", {
-      method: "POST", body: form, headers: { Prefer: `wait=${WAIT_S}` },
-    });
+    const submitted = await call("/jobs", { method: "POST", body: form });
+    const seen = [];
     const job = await followJob(submitted, (j) => {
       $("job-id").textContent = j.id;
       $("state").textContent = j.status;
+      if (seen.at(-1) !== j.status) seen.push(j.status);
+      $("states").textContent = seen.join(" → ");
     });
     if (job.result) showPredictions(job.result.predictions);
     else if (job.error) showError({ code: job.error.code, message: job.error.message });

@@ -117,6 +117,10 @@ CASES = [
                 path,
                 image(DOG, webhook_events="completed"),
             ),
+            Case("deadline 0", "invalid_request", 422, "POST", path, image(DOG, deadline_s="0")),
+            Case(
+                "deadline inf", "invalid_request", 422, "POST", path, image(DOG, deadline_s="inf")
+            ),
             Case("no worker", "no_models", 503, "POST", path, image(DOG), served=False),
             Case("redis down", "queue_unavailable", 503, "POST", path, image(DOG), redis_down=True),
             Case(
@@ -166,7 +170,29 @@ CASES = [
         )
     ],
     Case("unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job"),
+    Case("deadline nan", "invalid_request", 422, "POST", "/jobs", image(DOG, deadline_s="nan")),
+    Case("deadline soon", "invalid_request", 422, "POST", "/jobs", image(DOG, deadline_s="soon")),
+    Case(
+        "negative Cancel-After",
+        "invalid_request",
+        422,
+        "POST",
+        "/jobs",
+        {**image(DOG), "headers": {"Cancel-After": "-1"}},
+    ),
+    Case(
+        "deadline twice",
+        "invalid_request",
+        422,
+        "POST",
+        "/predict",
+        {**image(DOG, deadline_s="5"), "headers": {"Cancel-After": "5"}},
+    ),
+    Case("cancel unknown job", "job_not_found", 404, "POST", "/jobs/no-such-job/cancel"),
+    Case("events of unknown job", "job_not_found", 404, "GET", "/jobs/no-such-job/events"),
     Case("read, redis down", "queue_unavailable", 503, "GET", "/jobs/x", redis_down=True),
+    Case("cancel, redis down", "queue_unavailable", 503, "POST", "/jobs/x/cancel", redis_down=True),
+    Case("events, redis down", "queue_unavailable", 503, "GET", "/jobs/x/events", redis_down=True),
     Case("models, redis down", "queue_unavailable", 503, "GET", "/models", redis_down=True),
     Case("no route", "http_error", 404, "GET", "/no-such-route"),
     Case("wrong method", "http_error", 405, "GET", "/predict"),
@@ -209,6 +235,9 @@ TESTED_ELSEWHERE = {
     "poison": "tests/system/test_poison.py",
     "image_expired": "tests/jobs/test_protocol.py",
     "inference_failed": "tests/bot/test_replies.py",
+    "job_already_ended": "tests/api/test_lifecycle.py",
+    "canceled": "tests/api/test_lifecycle.py",
+    "deadline_exceeded": "tests/api/test_lifecycle.py",
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +51,24 @@ def test_a_photo_gets_its_label_and_bars(page: Page) -> None:
     assert page.locator("#unsure").is_hidden()
     assert page.locator("#error").is_hidden()
     assert page.locator("#preview").get_attribute("src", timeout=WAIT_MS)
+
+
+def test_the_page_shows_each_state_from_the_events_stream(
+    page: Page, system: LocalSystem, dog_jpeg: bytes
+) -> None:
+    worker = system.workers[0]
+    os.kill(worker.pid, signal.SIGSTOP)  # the job stays queued until the stream is open
+    try:
+        with page.expect_response(re.compile(r"/jobs/\w+/events$"), timeout=WAIT_MS) as events:
+            page.set_input_files(
+                "#file", files=[{"name": "dog.jpg", "mimeType": "image/jpeg", "buffer": dog_jpeg}]
+            )
+        assert events.value.headers["content-type"].startswith("text/event-stream")
+        expect(page.locator("#state")).to_have_text("queued")
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    expect(page.locator("#states")).to_have_text("queued → running → succeeded", timeout=WAIT_MS)
+    expect(page.locator("#prediction-0 .label")).to_have_text("golden retriever")
 
 
 def test_a_photo_the_model_does_not_know_says_it_is_not_sure(page: Page) -> None:

@@ -232,13 +232,14 @@ def test_estimates_from_the_throughput() -> None:
 
 
 def test_a_deadline_shorter_than_the_expected_wait_is_refused() -> None:
-    busy = state(waiting=40, rate=10)  # 41st job: ends in 4.1 s
+    busy = state(waiting=40, rate=10)  # 41st job: starts in about 4 s
     admission.check_deadline(None, busy)
     admission.check_deadline(5.0, busy)
     admission.check_deadline(0.1, state(waiting=40))  # unknown wait: admitted
+    admission.check_deadline(0.1, state(waiting=0, rate=10))  # next: starts at once
     with pytest.raises(DeadlineUnreachable) as refused:
         admission.check_deadline(1.0, busy)
-    assert refused.value.retry_after_s == pytest.approx(3.1)
+    assert refused.value.retry_after_s == pytest.approx(3.0)
 
 
 def test_a_full_queue_says_when_to_come_back() -> None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from jobs import protocol
-from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Prediction
-from jobs.protocol import WorkerProtocol
+from jobs.contract import (
+    ErrorCode,
+    Job,
+    JobError,
+    JobResult,
+    JobStatus,
+    ModelInfo,
+    Prediction,
+    utcnow,
+)
+from jobs.protocol import Cancellation, ClientProtocol, WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
 from tests.conftest import submit_job
@@ -31,9 +43,12 @@ def steps(client: redis.Redis) -> WorkerProtocol:
     return WorkerProtocol(client, max_attempts=3)
 
 
-def submitted(client: redis.Redis, settings: QueueSettings | None = None) -> str:
+def submitted(
+    client: redis.Redis, settings: QueueSettings | None = None, deadline_s: float | None = None
+) -> str:
     """What the submit step stores."""
-    job = Job(model="imagewoof", top_k=2, source="api")
+    deadline_at = None if deadline_s is None else utcnow() + timedelta(seconds=deadline_s)
+    job = Job(model="imagewoof", top_k=2, source="api", deadline_at=deadline_at)
     settings = settings or QueueSettings(job_ttl_s=600, image_ttl_s=60)
     assert submit_job(client, job, IMAGE, settings).outcome == "queued"
     return job.id
@@ -182,3 +197,115 @@ def test_a_queue_message_is_a_celery_task_message_for_the_job() -> None:
     plain = json.loads(protocol.queue_message("job-2"))
     assert json.loads(base64.b64decode(plain["body"]))[1] == {}
     assert plain["properties"]["delivery_tag"] != message["properties"]["delivery_tag"]
+
+
+def cancel(client: redis.Redis, job_id: str) -> Cancellation:
+    """The client's cancel step (asynchronous, as the API runs it)."""
+
+    async def run() -> Cancellation:
+        kwargs = client.connection_pool.connection_kwargs
+        async with aioredis.Redis(host=kwargs["host"], port=kwargs["port"]) as connection:
+            return await ClientProtocol(connection).cancel(job_id)
+
+    return asyncio.run(run())
+
+
+def test_a_canceled_queued_job_is_never_started(client: redis.Redis, steps: WorkerProtocol) -> None:
+    job_id = submitted(client, deadline_s=60)
+    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        pubsub.subscribe(protocol.DONE_CHANNEL)
+        pubsub.get_message(timeout=1)
+        done = cancel(client, job_id)
+        woken = pubsub.get_message(timeout=1)
+    assert (done.outcome, done.was) == ("canceled", JobStatus.QUEUED)
+    assert woken is not None and woken["data"] == job_id.encode()
+    job = stored(client, job_id)
+    assert job.status == JobStatus.CANCELED and job.finished_at is not None
+    assert job.error is not None and job.error.code == ErrorCode.CANCELED
+    assert client.exists(protocol.image_key(job_id)) == 0
+    assert client.zscore(protocol.QUEUED, job_id) is None
+    assert client.zscore(protocol.DEADLINES, job_id) is None
+    assert client.ttl(protocol.job_key(job_id)) > 0  # the record keeps its TTL
+    late = steps.start(job_id, "worker-a")  # its message still comes
+    assert late.outcome == "ended" and late.image is None
+    assert stored(client, job_id).attempts == 0
+
+
+def test_a_canceled_running_jobs_result_is_dropped(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    job_id = submitted(client)
+    steps.start(job_id, "worker-a")
+    done = cancel(client, job_id)
+    assert (done.outcome, done.was) == ("canceled", JobStatus.RUNNING)
+    assert client.smembers(protocol.running_key("worker-a")) == set()
+    assert steps.finish(job_id, JobStatus.SUCCEEDED, result("beagle")) is None
+    job = stored(client, job_id)
+    assert job.status == JobStatus.CANCELED and job.result is None and job.worker is None
+    assert job.attempts == 1 and job.started_at is not None
+
+
+def test_a_finished_job_cannot_be_canceled_nor_a_canceled_one_again(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    finished, canceled = submitted(client), submitted(client)
+    steps.start(finished, "worker-a")
+    steps.finish(finished, JobStatus.SUCCEEDED, result("beagle"))
+    before = client.get(protocol.job_key(finished))
+    done = cancel(client, finished)
+    assert done.outcome == "ended" and done.record == before
+    assert client.get(protocol.job_key(finished)) == before
+    assert cancel(client, canceled).outcome == "canceled"
+    again = cancel(client, canceled)
+    assert again.outcome == "ended" and again.record is not None
+    assert Job.model_validate_json(again.record).status == JobStatus.CANCELED
+    assert cancel(client, "no-such-job") == Cancellation("missing", None, None)
+
+
+def test_start_refuses_a_job_past_its_deadline(client: redis.Redis, steps: WorkerProtocol) -> None:
+    overdue, in_time = submitted(client, deadline_s=-1), submitted(client, deadline_s=60)
+    refused = steps.start(overdue, "worker-a")
+    assert refused.outcome == "expired" and refused.image is None and refused.job is not None
+    job = stored(client, overdue)
+    assert job.status == JobStatus.EXPIRED and job.started_at is None and job.attempts == 0
+    assert job.error is not None and job.error.code == ErrorCode.DEADLINE_EXCEEDED
+    assert client.exists(protocol.image_key(overdue)) == 0
+    assert client.smembers(protocol.running_key("worker-a")) == set()
+    started = steps.start(in_time, "worker-a")
+    assert started.outcome == "started" and started.image == IMAGE
+    assert client.zscore(protocol.DEADLINES, in_time) is None  # a started job cannot expire
+
+
+def test_the_sweep_expires_only_queued_jobs_past_their_deadline(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    overdue, in_time, no_deadline = (submitted(client, deadline_s=s) for s in (-1, 60, None))
+    started, canceled = submitted(client, deadline_s=-1), submitted(client, deadline_s=-1)
+    client.zadd(protocol.DEADLINES, {started: 0})  # as if it started just before its deadline
+    client.set(
+        protocol.job_key(started),
+        stored(client, started).model_copy(update={"status": JobStatus.RUNNING}).model_dump_json(),
+    )
+    cancel(client, canceled)
+    expired = steps.expire()
+    assert [job.id for job in expired] == [overdue]
+    assert expired[0].status == JobStatus.EXPIRED and expired[0].finished_at is not None
+    assert stored(client, overdue) == expired[0]
+    assert {stored(client, i).status for i in (in_time, no_deadline)} == {JobStatus.QUEUED}
+    assert stored(client, started).status == JobStatus.RUNNING
+    assert client.zrange(protocol.DEADLINES, 0, -1) == [in_time.encode()]
+    assert client.zscore(protocol.QUEUED, overdue) is None
+    assert steps.expire() == []
+
+
+def test_start_publishes_the_running_record(client: redis.Redis, steps: WorkerProtocol) -> None:
+    job_id = submitted(client)
+    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        pubsub.subscribe(protocol.RUNNING_CHANNEL)
+        pubsub.get_message(timeout=1)
+        steps.start(job_id, "worker-a")
+        message = pubsub.get_message(timeout=1)
+    assert message is not None
+    published_id, record = protocol.running_update(message["data"])
+    assert published_id == job_id
+    assert Job.model_validate_json(record) == stored(client, job_id)

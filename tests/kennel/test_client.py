@@ -56,7 +56,7 @@ def test_errors_carry_the_api_code(kennel: Client, text_file: bytes) -> None:
     with pytest.raises(JobNotFound) as missing:
         kennel.get("no-such-job")
     assert missing.value.code == "job_not_found"
-    with pytest.raises(JobNotFound):  # unknown job (and, until the server has cancel, route)
+    with pytest.raises(JobNotFound):  # an unknown job cannot be canceled
         kennel.cancel("no-such-job")
 
 
