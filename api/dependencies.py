@@ -11,8 +11,9 @@ from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.client import JobClient
+from jobs.contract import Priority
 
-FIELDS = ("image", "model", "top_k")
+FIELDS = ("image", "model", "top_k", "priority")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
 MAX_MODEL_CHARS = 100
 
@@ -38,9 +39,17 @@ async def submission(
     top_k: Annotated[
         int, Form(ge=1, le=1000, description="How many predictions: a plain integer.")
     ] = 5,
+    priority: Annotated[
+        Priority | None,
+        Form(
+            description="interactive (default for /predict) runs before batch (default for "
+            "POST /jobs); batch work waits at most KENNEL_BATCH_PROMOTE_AFTER_S behind it."
+        ),
+    ] = None,
 ) -> Submission:
     await check_form(request)
-    return Submission(data=await image.read(), model=model or settings.default_model, top_k=top_k)
+    data = await image.read()
+    return Submission(data, model or settings.default_model, top_k, priority)
 
 
 async def check_form(request: Request) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jobs.contract import Job, ModelInfo, Prediction
+from jobs.contract import Job, ModelInfo, Prediction, Priority
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class Submission:
     data: bytes
     model: str
     top_k: int
+    priority: Priority | None  # None: the route's default (interactive for /predict)
 
 
 class PredictResponse(BaseModel):

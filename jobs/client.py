@@ -19,11 +19,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import protocol
-from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo
+from jobs.contract import Job, JobStatus, ModelInfo, Priority
 from jobs.errors import JobsError, NoModelsServed, QueueUnavailable, UnknownModel
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_REJECTED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
+from jobs.submitter import Submitter
 from jobs.waiting import Notifier
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ class JobClient:
         self._models: set[str] = set()
         self._models_stale = True
         self.notifier = Notifier(redis, on_announce=self._announced)
+        self.submitter = Submitter(
+            redis,
+            settings.submit_window_ms / 1000,
+            settings.submit_max_jobs,
+            settings.job_ttl_s,
+            settings.image_ttl_s,
+        )
 
     @classmethod
     def connect(cls, settings: QueueSettings, name: str = "kennel-client") -> JobClient:
@@ -92,11 +100,18 @@ class JobClient:
         await self._redis.aclose()
 
     async def submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None = None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> Job:
-        """Check the image, store it and the job record, then queue the job by reference."""
+        """Check the image, store it and the job record, and queue the job by reference (in a
+        message it may share with jobs submitted at the same moment: jobs/submitter.py)."""
         try:
-            job = await self._submit(data, model, top_k, source, owner)
+            job = await self._submit(data, model, top_k, source, owner, priority)
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
             raise
@@ -104,17 +119,19 @@ class JobClient:
         return job
 
     async def _submit(
-        self, data: bytes, model: str, top_k: int, source: str, owner: str | None
+        self,
+        data: bytes,
+        model: str,
+        top_k: int,
+        source: str,
+        owner: str | None,
+        priority: Priority,
     ) -> Job:
         inspect_image(data, self.limits)
-        job = Job(model=model, top_k=top_k, source=source, owner=owner)
+        job = Job(model=model, top_k=top_k, source=source, owner=owner, priority=priority)
         async with outage_as_unavailable():
             await self._check_model(model)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                protocol.store_job(
-                    pipe, job, data, self._settings.job_ttl_s, self._settings.image_ttl_s
-                )
-                await pipe.execute()
+            await self.submitter.submit(job, data)
         log.debug("job %s queued for model %s from %s", job.id, model, source)
         return job
 
@@ -160,9 +177,9 @@ class JobClient:
         self._models_stale = True
 
     async def queue_depth(self) -> int:
-        """Jobs waiting in the queue, not yet taken by a worker."""
+        """Jobs waiting for a worker (submitted, not started), of every priority."""
         async with outage_as_unavailable():
-            return int(await self._redis.llen(QUEUE_NAME))
+            return await protocol.queued_jobs(self._redis)
 
     async def _check_model(self, model: str) -> None:
         if model in self._models and not self._models_stale:

@@ -2,11 +2,14 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              record, image, queued set and queue message: one MULTI
+    submit   client  -> queued              records, images, queued set and ONE queue message
+                                            naming several jobs: one MULTI
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
+                                            (a message's jobs start in one pipelined round trip)
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     reap     worker  running (dead worker) -> queued   a surviving worker requeues them
     rescue   worker  queued (message lost) -> queued   sent again
+    promote  worker  a batch message waiting too long moves to the front of the interactive queue
 
 start, finish and reap are Lua scripts, so each is atomic, and each is guarded: an ended job is
 never written again, so a late duplicate delivery or a worker that wakes after being given up on is
@@ -23,6 +26,7 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +36,17 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from jobs.contract import QUEUE_NAME, TASK_NAME, ErrorCode, Job, JobStatus, ModelInfo, utcnow
+from jobs.contract import (
+    BATCH_QUEUE_NAME,
+    QUEUE_NAME,
+    TASK_NAME,
+    ErrorCode,
+    Job,
+    JobStatus,
+    ModelInfo,
+    Priority,
+    utcnow,
+)
 
 PREFIX = "kennel"
 MODELS = f"{PREFIX}:models"  # hash: model name -> ModelInfo JSON, as workers announce them
@@ -41,8 +55,10 @@ WORKER_PATTERN = f"{PREFIX}:worker:*"
 QUEUED = f"{PREFIX}:queued"  # zset: jobs submitted and not started, by submission time
 DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that just ended
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
-# Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
-# and has not acknowledged sit in this hash until acknowledged or restored.
+# Celery's Redis transport (kombu): each queue is a list named after it (kombu takes from the
+# right); messages a worker took and has not acknowledged sit in this hash until acknowledged
+# or restored. Workers read the queues in this order (kombu's `sorted` queue order).
+QUEUES = (QUEUE_NAME, BATCH_QUEUE_NAME)
 UNACKED = "unacked"
 
 ENDED = tuple(status for status in JobStatus if status.is_terminal())
@@ -160,6 +176,23 @@ end
 return requeued
 """
 
+# KEYS: batch queue, interactive queue. ARGV: cutoff (epoch seconds).
+# Every batch message queued before the cutoff (the oldest are at the right, taken first) moves
+# to the front (right) of the interactive queue; returns how many moved.
+PROMOTE = """
+local moved = 0
+while true do
+  local raw = redis.call('LINDEX', KEYS[1], -1)
+  if not raw then break end
+  local ok, message = pcall(cjson.decode, raw)
+  local queued_at = ok and message.headers and tonumber(message.headers.kennel_queued_at) or 0
+  if queued_at > tonumber(ARGV[1]) then break end
+  redis.call('RPUSH', KEYS[2], redis.call('RPOP', KEYS[1]))
+  moved = moved + 1
+end
+return moved
+"""
+
 
 @dataclass(frozen=True)
 class Ending:
@@ -183,33 +216,52 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def queue_message(job_id: str, suspect: bool = False) -> str:
-    """The Celery message that runs `kennel.classify(job_id)`, as Celery's Redis transport
-    (kombu) stores it (Celery task protocol 2, JSON, base64 body): pushed with the job's own
-    writes, so submitting is one round trip and needs no Celery client."""
+def _started(reply: list[Any]) -> Started:
+    job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
+    image = reply[2] if len(reply) > 2 and isinstance(reply[2], bytes) else None
+    return Started(_text(reply[0]), job, image)
+
+
+def queue_for(priority: Priority) -> str:
+    """The Celery queue a job of this priority waits in (workers read QUEUE_NAME first)."""
+    return BATCH_QUEUE_NAME if priority == Priority.BATCH else QUEUE_NAME
+
+
+def queue_message(
+    job_ids: Sequence[str], suspect: bool = False, queue: str = QUEUE_NAME, now: float | None = None
+) -> str:
+    """The Celery message that runs `kennel.classify(job_ids)`, as Celery's Redis transport
+    (kombu) stores it (Celery task protocol 2, JSON, base64 body): pushed with the jobs' own
+    writes, so submitting is one round trip and needs no Celery client. The ids are also in the
+    plain-JSON headers (`kennel_jobs`), where the lost-message rescue looks for them, with the
+    moment the message was queued (`kennel_queued_at`, for promoting old batch work)."""
+    ids = list(job_ids)
     kwargs = {"suspect": True} if suspect else {}
     embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-    body = base64.b64encode(json.dumps([[job_id], kwargs, embed]).encode()).decode()
+    body = base64.b64encode(json.dumps([[ids], kwargs, embed]).encode()).decode()
+    task_id = uuid.uuid4().hex
     headers = {
         "lang": "py",
         "task": TASK_NAME,
-        "id": job_id,
-        "root_id": job_id,
+        "id": task_id,
+        "root_id": task_id,
         "parent_id": None,
         "group": None,
         "retries": 0,
         "eta": None,
         "expires": None,
         "timelimit": [None, None],
-        "argsrepr": repr([job_id]),
+        "argsrepr": repr([ids]),
         "kwargsrepr": repr(kwargs),
         "origin": f"{os.getpid()}@{socket.gethostname()}",
         "ignore_result": True,
+        "kennel_jobs": ids,
+        "kennel_queued_at": time.time() if now is None else now,
     }
     properties = {
-        "correlation_id": job_id,
+        "correlation_id": task_id,
         "delivery_mode": 2,
-        "delivery_info": {"exchange": "", "routing_key": QUEUE_NAME},
+        "delivery_info": {"exchange": "", "routing_key": queue},
         "priority": 0,
         "body_encoding": "base64",
         "delivery_tag": str(uuid.uuid4()),
@@ -224,13 +276,18 @@ def queue_message(job_id: str, suspect: bool = False) -> str:
     return json.dumps(message)
 
 
-def store_job(pipe: Any, job: Job, image: bytes, job_ttl_s: int, image_ttl_s: int) -> None:
-    """The submit step, queued on a transaction pipeline (sync or async): the record, the
-    image, the queued set and the queue message, all or nothing."""
-    pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
-    pipe.set(image_key(job.id), image, ex=image_ttl_s)
-    pipe.zadd(QUEUED, {job.id: job.created_at.timestamp()})
-    pipe.lpush(QUEUE_NAME, queue_message(job.id))
+def store_jobs(
+    pipe: Any, jobs: Sequence[tuple[Job, bytes]], job_ttl_s: int, image_ttl_s: int
+) -> None:
+    """The submit step, queued on a transaction pipeline (sync or async): each job's record,
+    image and place in the queued set, and ONE queue message naming them all, all or nothing.
+    The jobs share a priority (the message goes to that priority's queue)."""
+    for job, image in jobs:
+        pipe.set(job_key(job.id), job.model_dump_json(), ex=job_ttl_s)
+        pipe.set(image_key(job.id), image, ex=image_ttl_s)
+    pipe.zadd(QUEUED, {job.id: job.created_at.timestamp() for job, _ in jobs})
+    queue = queue_for(jobs[0][0].priority)
+    pipe.lpush(queue, queue_message([job.id for job, _ in jobs], queue=queue))
 
 
 def announce(pipe: Any, worker: str, models: Sequence[ModelInfo], ttl_s: float) -> None:
@@ -250,6 +307,7 @@ class WorkerProtocol:
         self._start = client.register_script(START)
         self._finish = client.register_script(FINISH)
         self._reap = client.register_script(REAP)
+        self._promote = client.register_script(PROMOTE)
 
     @classmethod
     def connect(cls, redis_url: str, max_attempts: int) -> WorkerProtocol:
@@ -257,13 +315,17 @@ class WorkerProtocol:
         return cls(client, max_attempts)
 
     def start(self, job_id: str, worker: str) -> Started:
-        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker)]
-        argv: list[str | int] = [job_id, worker, timestamp(), self.max_attempts, PREFIX]
-        reply = self._start(keys=keys, args=argv)
-        outcome = _text(reply[0])
-        job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
-        image = reply[2] if len(reply) > 2 and isinstance(reply[2], bytes) else None
-        return Started(outcome, job, image)
+        return self.start_many([job_id], worker)[0]
+
+    def start_many(self, job_ids: Sequence[str], worker: str) -> list[Started]:
+        """Start the jobs of one message in one round trip; each is its own guarded script."""
+        now = timestamp()
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker)]
+            argv: list[str | int] = [job_id, worker, now, self.max_attempts, PREFIX]
+            self._start(keys=keys, args=argv, client=pipe)
+        return [_started(reply) for reply in pipe.execute()]
 
     def finish(self, job_id: str, status: JobStatus, payload: str) -> Job | None:
         """End a running job; None when it had already ended (a late duplicate)."""
@@ -294,10 +356,19 @@ class WorkerProtocol:
         return bool(self.redis.exists(worker_key(worker)))
 
     def requeue(self, job_ids: Sequence[str], suspect: bool) -> None:
-        """Send the jobs' messages again: their worker died (suspects), or they were lost.
-        They go to the head of the queue (kombu takes from the right): they waited already."""
-        if job_ids:
-            self.redis.rpush(QUEUE_NAME, *(queue_message(i, suspect) for i in job_ids))
+        """Send the jobs again: their worker died (suspects: one message each, as each runs
+        alone), or their message was lost (one message for them all). They go to the head of
+        the interactive queue (kombu takes from the right), whatever their priority: they
+        waited already."""
+        if not job_ids:
+            return
+        groups = [[i] for i in job_ids] if suspect else [list(job_ids)]
+        self.redis.rpush(QUEUE_NAME, *(queue_message(g, suspect) for g in groups))
+
+    def promote(self, cutoff: float) -> int:
+        """Move the batch messages queued before `cutoff` (epoch seconds) to the front of the
+        interactive queue: batch work waits behind interactive work, but not forever."""
+        return int(self._promote(keys=[BATCH_QUEUE_NAME, QUEUE_NAME], args=[cutoff]))
 
     def retire(self, worker: str) -> None:
         self.redis.delete(worker_key(worker))
@@ -314,9 +385,9 @@ class WorkerProtocol:
     def messages_in_flight(self, max_queue: int) -> bytes | None:
         """Every Celery message in the queue or held unacknowledged by a worker, as raw bytes;
         None when the queue is longer than `max_queue` (too many to read on every heartbeat)."""
-        if self.redis.llen(QUEUE_NAME) > max_queue:
+        if queue_length(self.redis) > max_queue:
             return None
-        queued = self.redis.lrange(QUEUE_NAME, 0, -1)
+        queued = [m for q in QUEUES for m in self.redis.lrange(q, 0, -1)]
         unacked = self.redis.hvals(UNACKED)
         return b"\n".join(m if isinstance(m, bytes) else m.encode() for m in [*queued, *unacked])
 
@@ -337,8 +408,13 @@ class WorkerProtocol:
 
 
 def queue_length(client: redis.Redis) -> int:
-    """Messages waiting in Celery's queue (not yet taken by a worker)."""
-    return int(client.llen(QUEUE_NAME))
+    """Messages waiting in Celery's queues (not yet taken by a worker), of every priority."""
+    return sum(int(client.llen(q)) for q in QUEUES)
+
+
+async def queued_jobs(client: aioredis.Redis) -> int:
+    """Jobs submitted and not started yet (a message may carry several)."""
+    return int(await client.zcard(QUEUED))
 
 
 async def read_job(client: aioredis.Redis, job_id: str) -> bytes | None:

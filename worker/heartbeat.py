@@ -3,7 +3,9 @@
 Each beat (`heartbeat_s`) announces this worker and its models (the announcement expires after
 2.5 beats), requeues the running jobs of workers whose announcement expired (`reap`), and
 requeues queued jobs whose message was lost (`Rescuer`). Between beats it checks, cheaply, that
-its announcement is still there, so it announces again as soon as Redis is back after a restart.
+its announcement is still there, so it announces again as soon as Redis is back after a restart,
+and promotes batch messages that waited `promote_after_s` to the front of the interactive queue
+(so batch work waits behind interactive work for that long at most, plus a tick).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ class Heartbeat:
         models: Sequence[ModelInfo],
         every_s: float,
         rescuer: Rescuer,
+        promote_after_s: float,
     ) -> None:
         self.protocol = protocol
         self.name = name
         self.models = list(models)
         self.every_s = every_s
         self.rescuer = rescuer
+        self.promote_after_s = promote_after_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._last_beat = 0.0
@@ -63,6 +67,7 @@ class Heartbeat:
                     log.info("announcement gone (Redis restarted?); announcing again")
                     self._beat()
                 self._reap()
+                self._promote()
             except Exception as exc:
                 self._last_beat = 0.0  # beat as soon as Redis answers again
                 log.warning("heartbeat to Redis failed: %s", exc)
@@ -73,6 +78,11 @@ class Heartbeat:
         self.protocol.announce(self.name, self.models, self.every_s * ANNOUNCEMENT_LIFETIME)
         self._last_beat = time.monotonic()
         self.protocol.requeue(self.rescuer.sweep(time.time()), suspect=False)
+
+    def _promote(self) -> None:
+        promoted = self.protocol.promote(time.time() - self.promote_after_s)
+        if promoted:
+            log.info("%d batch message(s) waited %.0f s; moved ahead", promoted, self.promote_after_s)
 
     def _reap(self) -> None:
         reaped = self.protocol.reap(time.time())

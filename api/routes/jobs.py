@@ -10,7 +10,7 @@ from api.dependencies import Form_, Jobs
 from api.prefer import applied, wait_preference
 from api.schemas import READ_ERRORS, SUBMIT_ERRORS
 from jobs.client import MAX_WAIT_S, has_ended
-from jobs.contract import Job
+from jobs.contract import Job, Priority
 from jobs.errors import JobNotFound
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(caller)])
@@ -35,7 +35,8 @@ async def submit_job(
         str | None, Header(description="`wait=S` (RFC 7240): answer 200 if it ends within S s.")
     ] = None,
 ) -> Response:
-    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
+    priority = form.priority or Priority.BATCH
+    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner_of(client), priority)
     headers = {"Location": f"/jobs/{job.id}"}
     wait_s = wait_preference(prefer)
     if wait_s is None:

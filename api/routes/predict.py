@@ -7,7 +7,7 @@ from api.auth import Caller, caller, owner_of, within_rate
 from api.dependencies import Form_, Jobs, Settings
 from api.errors import STATUS, error_response
 from api.schemas import PREDICT_RESPONSES, PredictResponse
-from jobs.contract import JobStatus
+from jobs.contract import JobStatus, Priority
 
 router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 
@@ -21,7 +21,8 @@ router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 async def predict(
     form: Form_, jobs: Jobs, settings: Settings, client: Caller
 ) -> PredictResponse | Response:
-    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner=owner_of(client))
+    priority = form.priority or Priority.INTERACTIVE
+    job = await jobs.submit(form.data, form.model, form.top_k, "api", owner_of(client), priority)
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
         return PredictResponse.from_job(finished)

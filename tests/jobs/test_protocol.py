@@ -10,7 +10,18 @@ import pytest
 import redis
 
 from jobs import protocol
-from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Prediction
+from jobs.contract import (
+    BATCH_QUEUE_NAME,
+    QUEUE_NAME,
+    ErrorCode,
+    Job,
+    JobError,
+    JobResult,
+    JobStatus,
+    ModelInfo,
+    Prediction,
+    Priority,
+)
 from jobs.protocol import WorkerProtocol
 from stack.redis import EmbeddedRedis
 
@@ -31,11 +42,23 @@ def steps(client: redis.Redis) -> WorkerProtocol:
 
 def submitted(client: redis.Redis) -> str:
     """What the submit step stores (the queue message is not needed here)."""
-    job = Job(model="imagewoof", top_k=2, source="api")
+    return submitted_together(client, 1)[0]
+
+
+def submitted_together(
+    client: redis.Redis, count: int, priority: Priority = Priority.INTERACTIVE
+) -> list[str]:
+    jobs = [Job(model="imagewoof", top_k=2, source="api", priority=priority) for _ in range(count)]
     pipe = client.pipeline(transaction=True)
-    protocol.store_job(pipe, job, IMAGE, job_ttl_s=600, image_ttl_s=60)
+    protocol.store_jobs(pipe, [(job, IMAGE) for job in jobs], job_ttl_s=600, image_ttl_s=60)
     pipe.execute()
-    return job.id
+    return [job.id for job in jobs]
+
+
+def message_jobs(raw: bytes) -> tuple[list[str], dict[str, bool]]:
+    args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    assert len(args) == 1
+    return args[0], kwargs
 
 
 def result(label: str) -> str:
@@ -171,13 +194,66 @@ def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
     assert started.job.attempts == 2
 
 
-def test_a_queue_message_is_a_celery_task_message_for_the_job() -> None:
-    message = json.loads(protocol.queue_message("job-1", suspect=True))
+def test_a_queue_message_is_a_celery_task_message_for_its_jobs() -> None:
+    message = json.loads(protocol.queue_message(["job-1", "job-2"], suspect=True))
     assert message["headers"]["task"] == "kennel.classify"
-    assert message["headers"]["id"] == message["properties"]["correlation_id"] == "job-1"
+    assert message["headers"]["id"] == message["properties"]["correlation_id"]
+    assert message["headers"]["kennel_jobs"] == [
+        "job-1",
+        "job-2",
+    ]  # plain JSON: the rescue reads it
     assert message["properties"]["delivery_info"]["routing_key"] == "kennel"
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-    assert (args, kwargs) == (["job-1"], {"suspect": True})
-    plain = json.loads(protocol.queue_message("job-2"))
+    assert (args, kwargs) == ([["job-1", "job-2"]], {"suspect": True})
+    plain = json.loads(protocol.queue_message(["job-3"], queue=BATCH_QUEUE_NAME))
     assert json.loads(base64.b64decode(plain["body"]))[1] == {}
+    assert plain["properties"]["delivery_info"]["routing_key"] == BATCH_QUEUE_NAME
     assert plain["properties"]["delivery_tag"] != message["properties"]["delivery_tag"]
+    assert plain["headers"]["id"] != message["headers"]["id"]
+
+
+def test_jobs_submitted_together_share_one_message_in_their_prioritys_queue(
+    client: redis.Redis,
+) -> None:
+    interactive = submitted_together(client, 3)
+    batch = submitted_together(client, 2, Priority.BATCH)
+    assert [message_jobs(m)[0] for m in client.lrange(QUEUE_NAME, 0, -1)] == [interactive]
+    assert [message_jobs(m)[0] for m in client.lrange(BATCH_QUEUE_NAME, 0, -1)] == [batch]
+    assert client.zcard(protocol.QUEUED) == 5
+    assert stored(client, batch[0]).priority == Priority.BATCH
+
+
+def test_a_message_starts_in_one_call_and_skips_its_ended_jobs(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    first, second, third = submitted_together(client, 3)
+    steps.start(first, "worker-a")
+    steps.finish(first, JobStatus.SUCCEEDED, result("beagle"))  # ended before the redelivery
+    client.delete(protocol.job_key(third))  # expired
+    outcomes = steps.start_many([first, second, third], "worker-b")
+    assert [s.outcome for s in outcomes] == ["ended", "started", "missing"]
+    assert outcomes[1].image == IMAGE and outcomes[0].image is None
+    assert stored(client, first).status == JobStatus.SUCCEEDED
+    assert stored(client, first).attempts == 1
+
+
+def test_old_batch_messages_move_to_the_front_of_the_interactive_queue(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    client.lpush(BATCH_QUEUE_NAME, protocol.queue_message(["old"], queue=BATCH_QUEUE_NAME, now=10))
+    client.lpush(BATCH_QUEUE_NAME, protocol.queue_message(["new"], queue=BATCH_QUEUE_NAME, now=50))
+    client.lpush(QUEUE_NAME, protocol.queue_message(["waiting"], now=60))
+    assert steps.promote(cutoff=20) == 1
+    assert steps.promote(cutoff=20) == 0
+    # kombu takes from the right: the old batch message is next, then the interactive one.
+    assert [message_jobs(m)[0] for m in client.lrange(QUEUE_NAME, 0, -1)] == [["waiting"], ["old"]]
+    assert [message_jobs(m)[0] for m in client.lrange(BATCH_QUEUE_NAME, 0, -1)] == [["new"]]
+
+
+def test_requeued_suspects_get_a_message_each_and_lost_jobs_share_one(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    steps.requeue(["a", "b"], suspect=True)
+    steps.requeue(["c", "d"], suspect=False)
+    messages = [message_jobs(m) for m in reversed(client.lrange(QUEUE_NAME, 0, -1))]
+    assert messages == [(["c", "d"], {}), (["b"], {"suspect": True}), (["a"], {"suspect": True})]
