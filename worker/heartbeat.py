@@ -82,7 +82,9 @@ class Heartbeat:
     def _promote(self) -> None:
         promoted = self.protocol.promote(time.time() - self.promote_after_s)
         if promoted:
-            log.info("%d batch message(s) waited %.0f s; moved ahead", promoted, self.promote_after_s)
+            log.info(
+                "%d batch message(s) waited %.0f s; moved ahead", promoted, self.promote_after_s
+            )
 
     def _reap(self) -> None:
         reaped = self.protocol.reap(time.time())

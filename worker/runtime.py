@@ -109,6 +109,7 @@ class WorkerRuntime:
         """Run one delivery of a message's jobs to their end. Errors of a job fail that job.
 
         Suspects (a worker died holding them) run alone, one by one; see worker/gate.py."""
+        metrics.MESSAGE_JOBS.observe(len(job_ids))
         if suspect:
             for job_id in job_ids:
                 with self.gate.enter(True):
