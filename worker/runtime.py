@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
+from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Priority
 from jobs.images import ImageLimits
 from jobs.protocol import Ending, Started, WorkerProtocol
 from worker import metrics
@@ -63,6 +63,9 @@ class WorkerRuntime:
     name: str = field(default_factory=worker_name)
     gate: SuspectGate = field(default_factory=SuspectGate)
     budget: PixelBudget | None = None
+    # A batch job's image waits this long behind interactive images in its model's batcher
+    # (KENNEL_BATCH_PROMOTE_AFTER_S, as in the queues).
+    batch_delay_s: float = 30.0
 
     @classmethod
     def load(cls, settings: WorkerSettings, protocol: WorkerProtocol) -> WorkerRuntime:
@@ -91,7 +94,15 @@ class WorkerRuntime:
             settings.preprocessing_at_once, thread_name_prefix="preprocess"
         )
         budget = PixelBudget(settings.max_pixels_in_flight)
-        return cls(protocol, models, limits, preprocessing, Finisher(protocol), budget=budget)
+        return cls(
+            protocol,
+            models,
+            limits,
+            preprocessing,
+            Finisher(protocol),
+            budget=budget,
+            batch_delay_s=settings.queue.batch_promote_after_s,
+        )
 
     def infos(self) -> list[ModelInfo]:
         return [served.info() for served in self.models.values()]
@@ -166,7 +177,8 @@ class WorkerRuntime:
             raise ImageExpired("The image expired before a worker could take the job")
         with metrics.PREPROCESS.labels(job.model).time():
             array = preprocess(image, served.model.preprocess, self.limits, self.budget)
-        return served.batcher.submit(array)
+        delay_s = self.batch_delay_s if job.priority == Priority.BATCH else 0.0
+        return served.batcher.submit(array, delay_s)
 
     def _ending(self, job: Job, prepared: Future[Future[BatchOutcome]]) -> Ending:
         try:
