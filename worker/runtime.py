@@ -187,6 +187,10 @@ class WorkerRuntime:
             log.debug("job %s failed: %s: %s", job.id, exc.code, exc)
             error = JobError(code=exc.code, message=str(exc))
             return Ending(job.id, JobStatus.FAILED, error.model_dump_json())
+        except Exception as exc:  # a bug or a stuck batch: fail this job, not its neighbours
+            log.exception("job %s failed unexpectedly", job.id)
+            error = JobError(code=ErrorCode.INFERENCE_FAILED, message=f"Unexpected error: {exc}")
+            return Ending(job.id, JobStatus.FAILED, error.model_dump_json())
         labels = self.models[job.model].model.labels
         result = JobResult(
             predictions=top_k(outcome.probabilities, labels, job.top_k),
