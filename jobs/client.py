@@ -1,7 +1,8 @@
 """Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis
-transaction that also queues the Celery message. The keys and steps are `jobs.protocol`'s.
+Asynchronous throughout (redis.asyncio), with no thread hop: the submissions that arrive
+together are one Redis transaction that also queues one Celery message naming them all
+(jobs/submitter.py). The keys and steps are `jobs.protocol`'s.
 """
 
 from __future__ import annotations
