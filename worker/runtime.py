@@ -3,6 +3,7 @@ jobs."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -15,7 +16,7 @@ from jobs.images import ImageLimits
 from jobs.protocol import Ending, Started, WorkerProtocol
 from worker import metrics
 from worker.batcher import BatchOutcome, DynamicBatcher
-from worker.budget import PixelBudget
+from worker.budget import JobBudget, PixelBudget
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
 from worker.finisher import Finisher
@@ -63,6 +64,10 @@ class WorkerRuntime:
     name: str = field(default_factory=worker_name)
     gate: SuspectGate = field(default_factory=SuspectGate)
     budget: PixelBudget | None = None
+    # Jobs started at once (KENNEL_WORKER_CONCURRENCY): a message's jobs reserve their room
+    # before they start, so the uploads a worker holds stay bounded as before messages carried
+    # several jobs.
+    in_flight: JobBudget | None = None
     # A batch job's image waits this long behind interactive images in its model's batcher
     # (KENNEL_BATCH_PROMOTE_AFTER_S, as in the queues).
     batch_delay_s: float = 30.0
@@ -101,6 +106,7 @@ class WorkerRuntime:
             preprocessing,
             Finisher(protocol),
             budget=budget,
+            in_flight=JobBudget(settings.jobs_in_flight),
             batch_delay_s=settings.queue.batch_promote_after_s,
         )
 
@@ -123,11 +129,16 @@ class WorkerRuntime:
         metrics.MESSAGE_JOBS.observe(len(job_ids))
         if suspect:
             for job_id in job_ids:
-                with self.gate.enter(True):
+                with self.gate.enter(True), self._room([job_id]):
                     self._run([job_id])
             return
-        with self.gate.enter(False):
+        with self.gate.enter(False), self._room(job_ids):
             self._run(job_ids)
+
+    def _room(self, job_ids: Sequence[str]) -> contextlib.AbstractContextManager[object]:
+        if self.in_flight is None:
+            return contextlib.nullcontext()
+        return self.in_flight.reserve(len(job_ids))
 
     def _run(self, job_ids: Sequence[str]) -> None:
         """One pipelined start, each job's image preprocessed on the pool and batched (across

@@ -30,9 +30,10 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(
         0,
         ge=0,
-        description="Queue messages in flight per worker process (Celery threads; a message "
-        "names one or more jobs); 0 means 2 x max_batch_size. Measured at 32 clients: 8 made "
-        "batches smaller (7-9 images against 14-15) for no CPU saved.",
+        description="Jobs in flight per worker process, and its Celery threads (a queue "
+        "message, naming one or more jobs, holds a thread); 0 means 2 x max_batch_size. "
+        "Measured at 32 clients: 8 made batches smaller (7-9 images against 14-15) for no CPU "
+        "saved.",
     )
     max_pixels_in_flight: int = Field(
         100_000_000,
