@@ -13,12 +13,12 @@ from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.admission import MAX_IDEMPOTENCY_KEY_CHARS
 from jobs.client import JobClient
-from jobs.contract import Webhook, WebhookEvent
+from jobs.contract import Priority, Webhook, WebhookEvent
 from jobs.metrics import JOBS_REJECTED
 from jobs.webhooks.settings import WebhookSettings
 from jobs.webhooks.targets import MAX_URL_LENGTH, WebhookNotAllowed, check_url
 
-FIELDS = ("image", "model", "top_k", "webhook", "webhook_events", "deadline_s")
+FIELDS = ("image", "model", "top_k", "priority", "webhook", "webhook_events", "deadline_s")
 PLAIN_INTEGER = re.compile(r"[0-9]+")
 MAX_MODEL_CHARS = 100
 
@@ -59,6 +59,13 @@ async def submission(
             description="Comma list of `running`, `completed` (any end); default `completed`.",
         ),
     ] = None,
+    priority: Annotated[
+        Priority | None,
+        Form(
+            description="interactive (default for /predict) runs before batch (default for "
+            "POST /jobs); batch work waits at most KENNEL_BATCH_PROMOTE_AFTER_S behind it."
+        ),
+    ] = None,
     deadline_s: Annotated[
         float | None,
         Form(
@@ -80,6 +87,7 @@ async def submission(
         data=await image.read(),
         model=model or settings.default_model,
         top_k=top_k,
+        priority=priority,
         webhook=await requested_webhook(webhook, webhook_events, settings.webhook),
         deadline_s=deadline_s if deadline_s is not None else cancel_after,
     )

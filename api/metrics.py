@@ -80,7 +80,7 @@ class HttpMetrics:
 class QueueReading:
     """What Redis says about the queue at one moment (one pipelined round trip and a scan)."""
 
-    depth: int  # Celery messages waiting in the queue list (`LLEN kennel`)
+    depth: int  # Celery messages waiting in the queue lists (`LLEN kennel` + `kennel.batch`)
     waiting: int  # jobs submitted and not yet started by a worker (the queued set)
     oldest_submitted_at: float | None  # submission time of the oldest of those, Unix seconds
     workers: int  # workers whose heartbeat key is alive
@@ -90,11 +90,13 @@ class QueueReading:
 def read_queue(client: redis.Redis) -> QueueReading:
     """Every Redis read behind the autoscaling signals, in one place to re-point if keys move."""
     pipe = client.pipeline(transaction=False)
-    pipe.llen(QUEUE_NAME)
     pipe.zcard(protocol.QUEUED)
     pipe.zrange(protocol.QUEUED, 0, 0, withscores=True)
     pipe.get(protocol.IMAGE_BYTES)
-    depth, waiting, oldest, image_bytes = pipe.execute()
+    for queue in protocol.QUEUES:
+        pipe.llen(queue)
+    waiting, oldest, image_bytes, *depths = pipe.execute()
+    depth = sum(depths)
     workers = sum(1 for _ in client.scan_iter(protocol.WORKER_PATTERN, count=1000))
     return QueueReading(
         depth=int(depth),
@@ -109,7 +111,8 @@ def queue_gauges(reading: QueueReading, now: float) -> list[GaugeMetricFamily]:
     """The autoscaling signals (docs/deploy.md) from one reading; pure, so tested without Redis."""
     depth = GaugeMetricFamily(
         "kennel_queue_depth",
-        "Jobs waiting in the queue (not yet taken by a worker).",
+        "Queue messages waiting (not yet taken by a worker), of every priority; a message "
+        "names one or more jobs.",
         labels=["queue"],
     )
     depth.add_metric([QUEUE_NAME], float(reading.depth))

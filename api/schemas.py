@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jobs.contract import Job, ModelInfo, Prediction, Webhook
+from jobs.contract import Job, ModelInfo, Prediction, Priority, Webhook
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class Submission:
     data: bytes
     model: str
     top_k: int
+    priority: Priority | None = None  # None: the route's default (interactive for /predict)
     webhook: Webhook | None = None
     deadline_s: float | None = None
 

@@ -18,6 +18,9 @@ def celery_config(settings: QueueSettings) -> dict[str, Any]:
             # timeout (kombu's default sweep is every 100 s).
             "unacked_restore_interval": max(1, settings.redelivery_timeout_s // 5),
             "unacked_restore_throttle": 1,
+            # Read the queues in sorted order, "kennel" (interactive) before "kennel.batch",
+            # not round robin: interactive work is always taken first (jobs.protocol.QUEUES).
+            "queue_order_strategy": "sorted",
         },
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,

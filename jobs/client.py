@@ -1,9 +1,10 @@
 """Submitting a job, reading it back and waiting for it: the one client the API and the bot use.
 
-Asynchronous throughout (redis.asyncio), with no thread hop: a submission is one Redis script
-that checks the queue's bounds and the Idempotency-Key and stores the job, then one transaction
-with the image and the Celery message (a deadline costs one read before them). The keys and
-steps are `jobs.protocol`'s; the estimates (`position`, `eta_s`, Retry-After) `jobs.admission`'s.
+Asynchronous throughout (redis.asyncio), with no thread hop: the submissions that arrive
+together (jobs/submitter.py) are one Redis script that checks the queue's bounds and each
+Idempotency-Key and stores the jobs with one Celery message naming them all (a deadline costs
+one read before it). The keys and steps are `jobs.protocol`'s; the estimates (`position`,
+`eta_s`, Retry-After) `jobs.admission`'s.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import admission, protocol
 from jobs.connection import RedisTarget
-from jobs.contract import QUEUE_NAME, Job, JobStatus, ModelInfo, Webhook, utcnow
+from jobs.contract import Job, JobStatus, ModelInfo, Priority, Webhook, utcnow
 from jobs.errors import (
     IdempotencyKeyReused,
     JobAlreadyEnded,
@@ -39,6 +40,7 @@ from jobs.errors import (
 from jobs.images import ImageLimits, inspect_image
 from jobs.metrics import JOBS_CANCELED, JOBS_REJECTED, JOBS_REPLAYED, JOBS_SUBMITTED
 from jobs.settings import QueueSettings
+from jobs.submitter import Submitter
 from jobs.waiting import Notifier
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,7 @@ class JobClient:
         self._models: set[str] = set()
         self._models_stale = True
         self.notifier = Notifier(redis, on_announce=self._announced)
+        self.submitter = Submitter(self._steps, settings)
 
     @classmethod
     def connect(cls, settings: QueueSettings, name: str = "kennel-client") -> JobClient:
@@ -137,14 +140,16 @@ class JobClient:
         idempotency_key: str | None = None,
         deadline_s: float | None = None,
         webhook: Webhook | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> Submitted:
         """Check the image and the queue's bounds, then store the job and queue it by
         reference; with an `idempotency_key` already used for the same submission, the job
         it made instead. Without `deadline_s`, the job gets the default deadline
-        (KENNEL_JOB_DEADLINE_S)."""
+        (KENNEL_JOB_DEADLINE_S). The job's queue message may name jobs submitted at the same
+        moment too (jobs/submitter.py)."""
         try:
             submitted = await self._submit(
-                data, model, top_k, source, owner, idempotency_key, deadline_s, webhook
+                data, model, top_k, source, owner, idempotency_key, deadline_s, webhook, priority
             )
         except JobsError as exc:
             JOBS_REJECTED.labels(source, exc.code.value).inc()
@@ -160,6 +165,7 @@ class JobClient:
         owner: str | None,
         deadline_s: float | None,
         webhook: Webhook | None,
+        priority: Priority,
     ) -> Job:
         now = utcnow()
         deadline_s = deadline_s or self._settings.job_deadline_s
@@ -169,6 +175,7 @@ class JobClient:
             source=source,
             owner=owner,
             webhook=webhook,
+            priority=priority,
             created_at=now,
             expires_at=now + timedelta(seconds=self._settings.job_ttl_s),
             deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
@@ -184,9 +191,10 @@ class JobClient:
         idempotency_key: str | None,
         deadline_s: float | None,
         webhook: Webhook | None,
+        priority: Priority,
     ) -> Submitted:
         inspect_image(data, self.limits)
-        job = self._new_job(model, top_k, source, owner, deadline_s, webhook)
+        job = self._new_job(model, top_k, source, owner, deadline_s, webhook, priority)
         once = None
         if idempotency_key is not None:
             once = admission.idempotency(idempotency_key, owner, data, model, top_k)
@@ -195,7 +203,7 @@ class JobClient:
             if job.deadline_at is not None:
                 deadline_s = (job.deadline_at - job.created_at).total_seconds()
                 admission.check_deadline(deadline_s, await self._steps.queue_state(model))
-            admitted = await self._steps.submit(job, data, self._settings, once)
+            admitted = await self.submitter.submit(protocol.Entry(job, data, once))
         if admitted.outcome == "reused":
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used for another submission (another image, model "
@@ -328,9 +336,9 @@ class JobClient:
         self._models_stale = True
 
     async def queue_depth(self) -> int:
-        """Jobs waiting in the queue, not yet taken by a worker."""
+        """Jobs waiting for a worker (submitted, not started), of every priority."""
         async with outage_as_unavailable():
-            return int(await self._redis.llen(QUEUE_NAME))
+            return await protocol.queued_jobs(self._redis)
 
     async def _check_model(self, model: str) -> None:
         if model in self._models and not self._models_stale:

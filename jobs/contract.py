@@ -9,7 +9,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 TASK_NAME = "kennel.classify"
-QUEUE_NAME = "kennel"
+QUEUE_NAME = "kennel"  # interactive work; workers always take it first
+BATCH_QUEUE_NAME = "kennel.batch"  # batch work; promoted to QUEUE_NAME once it waited too long
 # Webhook deliveries: their own task and queue, consumed by `python -m worker.webhooks`.
 WEBHOOK_TASK_NAME = "kennel.webhook"
 WEBHOOK_QUEUE_NAME = "kennel.webhooks"
@@ -27,6 +28,13 @@ class JobStatus(StrEnum):
 
     def is_terminal(self) -> bool:
         return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Priority(StrEnum):
+    """Which queue a job waits in: workers take interactive work first (jobs.protocol)."""
+
+    INTERACTIVE = "interactive"
+    BATCH = "batch"
 
 
 class ErrorCode(StrEnum):
@@ -99,6 +107,9 @@ class Job(BaseModel):
     source: str = Field(description="Who submitted it: api or bot.")
     owner: str | None = Field(
         None, description="The API client (KENNEL_API_KEYS) that submitted it; only it reads it."
+    )
+    priority: Priority = Field(
+        Priority.INTERACTIVE, description="interactive work is taken before batch work."
     )
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = Field(

@@ -2,11 +2,13 @@
 
 Written once as steps, used by the API and the bot (`JobClient`), the worker and the metrics:
 
-    submit   client  -> queued              admission bounds, idempotency, record, queued set,
-                                            accounting, image and queue message: one script
-                                            (near the bytes bound: the image and message after);
+    submit   client  -> queued              the jobs one process submitted together: admission
+                                            bounds, idempotency, records, queued set, accounting,
+                                            images and ONE queue message naming them: one script
+                                            (near the bytes bound: the images and message after);
                                             then WAIT until replicas hold them, when asked
     start    worker  queued|running -> running   counts the delivery; past the cap -> failed/poison
+                                            (a message's jobs start in one pipelined round trip)
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     cancel   client  queued|running -> canceled   a running job's later result is dropped
     expire   worker  queued past its deadline -> expired   (start checks the deadline too)
@@ -14,6 +16,7 @@ Written once as steps, used by the API and the bot (`JobClient`), the worker and
     rescue   worker  queued (message lost) -> queued   sent again
     notify   (inside start and finish)   queues the job's webhook delivery with the transition
     retry    deliverer  a failed delivery waits in a sorted set, then goes back to its queue
+    promote  worker  a batch message waiting too long moves to the front of the interactive queue
 
 start, finish, cancel, expire and reap are Lua scripts, so each is atomic, and each is guarded:
 an ended job is never written again, so a late duplicate delivery or a worker that wakes after
@@ -42,6 +45,7 @@ import redis
 import redis.asyncio as aioredis
 
 from jobs.contract import (
+    BATCH_QUEUE_NAME,
     QUEUE_NAME,
     READ_TIME_FIELDS,
     TASK_NAME,
@@ -51,6 +55,7 @@ from jobs.contract import (
     Job,
     JobStatus,
     ModelInfo,
+    Priority,
     WebhookEvent,
     utcnow,
 )
@@ -74,8 +79,10 @@ DONE_CHANNEL = f"{PREFIX}:done"  # pub/sub: space-separated ids of jobs that jus
 # pub/sub: "<id> <record>" when a job starts running (the events stream's `running`)
 RUNNING_CHANNEL = f"{PREFIX}:running"
 ANNOUNCE_CHANNEL = f"{PREFIX}:announce"  # pub/sub: a worker announced its models
-# Celery's Redis transport (kombu): the queue is a list named after it; messages a worker took
-# and has not acknowledged sit in this hash until acknowledged or restored.
+# Celery's Redis transport (kombu): each queue is a list named after it (kombu takes from the
+# right); messages a worker took and has not acknowledged sit in this hash until acknowledged
+# or restored. Workers read the queues in this order (kombu's `sorted` queue order).
+QUEUES = (QUEUE_NAME, BATCH_QUEUE_NAME)
 UNACKED = "unacked"
 # zset: webhook deliveries waiting to be tried again (their Celery messages), by due time.
 WEBHOOKS_DUE = f"{PREFIX}:webhooks:due"
@@ -423,52 +430,68 @@ return requeued
 """
 )
 
-# KEYS: job, the model's waiting set, image. ARGV: id, record, image size, job TTL, image TTL,
-# now (Unix seconds), model, max waiting (0: no bound), max image bytes (0: no bound),
-# idempotency key ('' for none), fingerprint, idempotency TTL, submission time, the image and
-# its queue message ('' for both: `store_image` sends them once admitted), the deadline (Unix
-# seconds, '' for none).
-# Returns {outcome, ...}: reused | existing, record | queued, full or full_bytes, then the
-# position (-1: none), waiting, image bytes held, throughput (rate, at, since). Bounds,
-# idempotency and the record are one atomic step: a burst cannot overshoot, one key makes one
-# job. Far from the bytes bound the image rides along (one round trip); near it, it is sent
-# only once admitted, so a refused upload never reaches Redis (`ClientProtocol.submit`).
+# ARGV: now (Unix seconds), model, max waiting (0: no bound), max image bytes (0: no bound), job
+# TTL, image TTL, idempotency TTL, the Celery queue, its message naming every job here ('':
+# `store_images` sends the images and the message once admitted); then per job: id, record,
+# image size, idempotency key ('' for none), fingerprint, submission time, image ('': sent
+# after), deadline (Unix seconds, '' for none). The jobs share a model and a priority.
+# Returns, per job, {outcome, ...}: reused | existing, record | queued, full or full_bytes, then
+# the position (-1: none), waiting, image bytes held, throughput (rate, at, since). Bounds,
+# idempotency and the records are one atomic step: a burst cannot overshoot, one key makes one
+# job (also twice in one call). The message names refused jobs too: a worker finds no record
+# for them and skips them.
 SUBMIT = (
     QUEUE_LUA
     + f"""
-local now = tonumber(ARGV[6])
+local now, model = tonumber(ARGV[1]), ARGV[2]
+local max_waiting, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local job_ttl, image_ttl = ARGV[5], tonumber(ARGV[6])
 prune(now)
-if ARGV[10] ~= '' then
-  local held = redis.call('GET', ARGV[10])
-  if held then
-    local id, fingerprint = string.match(held, '^(%S+) (%S+)$')
-    if fingerprint ~= ARGV[11] then return {{'reused'}} end
-    local raw = redis.call('GET', '{PREFIX}:job:' .. id)
-    if raw then return {{'existing', raw}} end
+local waiting_set = waiting_key(model)
+local rate = throughput(model)
+local replies, any_queued = {{}}, false
+for i = 10, #ARGV, 8 do
+  local id, size, key, fingerprint = ARGV[i], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
+  local reply = nil
+  if key ~= '' then
+    local held = redis.call('GET', key)
+    if held then
+      local other, other_fingerprint = string.match(held, '^(%S+) (%S+)$')
+      if other_fingerprint ~= fingerprint then
+        reply = {{'reused'}}
+      else
+        local raw = redis.call('GET', '{PREFIX}:job:' .. other)
+        if raw then reply = {{'existing', raw}} end
+      end
+    end
   end
+  if not reply then
+    local waiting = redis.call('ZCARD', waiting_set)
+    local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
+    if max_waiting > 0 and waiting >= max_waiting then
+      reply = {{'full', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
+    elseif max_bytes > 0 and bytes + size > max_bytes then
+      reply = {{'full_bytes', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
+    else
+      redis.call('SET', '{PREFIX}:job:' .. id, ARGV[i + 1], 'EX', job_ttl)
+      redis.call('ZADD', '{QUEUED}', ARGV[i + 5], id)
+      enter_queue(id, model, size, now + image_ttl)
+      if key ~= '' then
+        redis.call('SET', key, id .. ' ' .. fingerprint, 'EX', ARGV[7])
+      end
+      if ARGV[i + 7] ~= '' then redis.call('ZADD', '{DEADLINES}', ARGV[i + 7], id) end
+      if ARGV[i + 6] ~= '' then
+        redis.call('SET', '{PREFIX}:image:' .. id, ARGV[i + 6], 'EX', image_ttl)
+      end
+      any_queued = true
+      local position = redis.call('ZRANK', waiting_set, id)
+      reply = {{'queued', position, waiting + 1, bytes + size, rate[1], rate[2], rate[3]}}
+    end
+  end
+  table.insert(replies, reply)
 end
-local waiting = redis.call('ZCARD', KEYS[2])
-local bytes = tonumber(redis.call('GET', '{IMAGE_BYTES}') or '0')
-local rate = throughput(ARGV[7])
-if tonumber(ARGV[8]) > 0 and waiting >= tonumber(ARGV[8]) then
-  return {{'full', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
-end
-if tonumber(ARGV[9]) > 0 and bytes + tonumber(ARGV[3]) > tonumber(ARGV[9]) then
-  return {{'full_bytes', -1, waiting, bytes, rate[1], rate[2], rate[3]}}
-end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
-redis.call('ZADD', '{QUEUED}', ARGV[13], ARGV[1])
-enter_queue(ARGV[1], ARGV[7], tonumber(ARGV[3]), now + tonumber(ARGV[5]))
-if ARGV[10] ~= '' then
-  redis.call('SET', ARGV[10], ARGV[1] .. ' ' .. ARGV[11], 'EX', ARGV[12])
-end
-if ARGV[16] ~= '' then redis.call('ZADD', '{DEADLINES}', ARGV[16], ARGV[1]) end
-if ARGV[14] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[14], 'EX', ARGV[5])
-  redis.call('LPUSH', '{QUEUE_NAME}', ARGV[15])
-end
-local position = redis.call('ZRANK', KEYS[2], ARGV[1])
-return {{'queued', position, waiting + 1, bytes + tonumber(ARGV[3]), rate[1], rate[2], rate[3]}}
+if any_queued and ARGV[9] ~= '' then redis.call('LPUSH', ARGV[8], ARGV[9]) end
+return replies
 """
 )
 
@@ -498,6 +521,23 @@ local rate = throughput(ARGV[1])
 return {position or -1, redis.call('ZCARD', key), rate[1], rate[2], rate[3]}
 """
 )
+
+# KEYS: batch queue, interactive queue. ARGV: cutoff (epoch seconds).
+# Every batch message queued before the cutoff (the oldest are at the right, taken first) moves
+# to the front (right) of the interactive queue; returns how many moved.
+PROMOTE = """
+local moved = 0
+while true do
+  local raw = redis.call('LINDEX', KEYS[1], -1)
+  if not raw then break end
+  local ok, message = pcall(cjson.decode, raw)
+  local queued_at = ok and message.headers and tonumber(message.headers.kennel_queued_at) or 0
+  if queued_at > tonumber(ARGV[1]) then break end
+  redis.call('RPUSH', KEYS[2], redis.call('RPOP', KEYS[1]))
+  moved = moved + 1
+end
+return moved
+"""
 
 
 @dataclass(frozen=True)
@@ -532,11 +572,30 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def queue_message(job_id: str, suspect: bool = False) -> str:
-    """The Celery message that runs `kennel.classify(job_id)`: pushed with the job's own
-    writes, so submitting is one round trip and needs no Celery client."""
+def _started(reply: list[Any]) -> Started:
+    job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
+    image = reply[2] if len(reply) > 2 and isinstance(reply[2], bytes) else None
+    return Started(_text(reply[0]), job, image)
+
+
+def queue_for(priority: Priority) -> str:
+    """The Celery queue a job of this priority waits in (workers read QUEUE_NAME first)."""
+    return BATCH_QUEUE_NAME if priority == Priority.BATCH else QUEUE_NAME
+
+
+def queue_message(
+    job_ids: Sequence[str], suspect: bool = False, queue: str = QUEUE_NAME, now: float | None = None
+) -> str:
+    """The Celery message that runs `kennel.classify(job_ids)`: pushed with the jobs' own
+    writes, so submitting is one round trip and needs no Celery client. The ids are also in the
+    plain-JSON headers (`kennel_jobs`), where the lost-message rescue looks for them, with the
+    moment the message was queued (`kennel_queued_at`, for promoting old batch work)."""
+    ids = list(job_ids)
     kwargs = {"suspect": True} if suspect else {}
-    return json.dumps(_celery_message(TASK_NAME, job_id, QUEUE_NAME, [job_id], kwargs))
+    message = _celery_message(TASK_NAME, uuid.uuid4().hex, queue, [ids], kwargs)
+    message["headers"]["kennel_jobs"] = ids
+    message["headers"]["kennel_queued_at"] = time.time() if now is None else now
+    return json.dumps(message)
 
 
 def webhook_message(url: str, body: str, webhook_id: str, attempt: int) -> str:
@@ -596,47 +655,61 @@ def _state(reply: Sequence[Any], now: float, position: int | None, bytes_: int =
     return QueueState(int(waiting), held, now, position, bytes_)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One job of a submission: its record, its image and its Idempotency-Key (if any)."""
+
+    job: Job
+    image: bytes
+    idempotency: Idempotency | None = None
+
+
 def submit_call(
-    job: Job,
-    image: bytes,
-    settings: QueueSettings,
-    once: Idempotency | None,
-    now: float,
-    inline: bool = True,
-) -> tuple[list[str], list[str | int | bytes]]:
-    """The SUBMIT script's keys and arguments; `inline`: the image and message ride along."""
-    once = once or Idempotency("", "")
+    entries: Sequence[Entry], settings: QueueSettings, now: float, inline: bool = True
+) -> list[str | int | bytes]:
+    """The SUBMIT script's arguments for jobs of one model and priority; `inline`: the images
+    and the one queue message (naming them all) ride along."""
+    first = entries[0].job
+    queue = queue_for(first.priority)
+    message = queue_message([e.job.id for e in entries], queue=queue) if inline else ""
     args: list[str | int | bytes] = [
-        job.id,
-        job.model_dump_json(exclude=READ_TIME_FIELDS),
-        len(image),
-        settings.job_ttl_s,
-        settings.image_ttl_s,
         repr(now),
-        job.model,
+        first.model,
         settings.max_queued,
         settings.max_queued_bytes,
-        once.key,
-        once.fingerprint,
+        settings.job_ttl_s,
+        settings.image_ttl_s,
         settings.idempotency_ttl_s,
-        repr(job.created_at.timestamp()),
-        image if inline else "",
-        queue_message(job.id) if inline else "",
-        "" if job.deadline_at is None else repr(job.deadline_at.timestamp()),
+        queue,
+        message,
     ]
-    return [job_key(job.id), waiting_key(job.model), image_key(job.id)], args
+    for entry in entries:
+        job, once = entry.job, entry.idempotency or Idempotency("", "")
+        args += [
+            job.id,
+            job.model_dump_json(exclude=READ_TIME_FIELDS),
+            len(entry.image),
+            once.key,
+            once.fingerprint,
+            repr(job.created_at.timestamp()),
+            entry.image if inline else "",
+            "" if job.deadline_at is None else repr(job.deadline_at.timestamp()),
+        ]
+    return args
 
 
-def store_image(pipe: Any, job_id: str, image: bytes, image_ttl_s: int) -> None:
+def store_images(pipe: Any, entries: Sequence[Entry], image_ttl_s: int) -> None:
     """The submit step's second half, on a pipeline (sync or async), once SUBMIT admitted the
-    job: its image, then its queue message (so no worker takes it before; a message lost
-    between the two is sent again by the lost-message rescue)."""
-    pipe.set(image_key(job_id), image, ex=image_ttl_s)
-    pipe.lpush(QUEUE_NAME, queue_message(job_id))
+    jobs: their images, then one queue message naming them (so no worker takes them before;
+    a message lost between the two is sent again by the lost-message rescue)."""
+    for entry in entries:
+        pipe.set(image_key(entry.job.id), entry.image, ex=image_ttl_s)
+    queue = queue_for(entries[0].job.priority)
+    pipe.lpush(queue, queue_message([e.job.id for e in entries], queue=queue))
 
 
 def admitted(reply: Sequence[Any], now: float) -> Admitted:
-    """The SUBMIT script's reply, read."""
+    """One job's part of the SUBMIT script's reply, read."""
     outcome = _text(reply[0])
     if outcome == "existing":
         return Admitted(outcome, record=reply[1])
@@ -658,52 +731,62 @@ class ClientProtocol:
         self._withdraw = client.register_script(WITHDRAW)
         self._cancel = client.register_script(CANCEL)
         # Image bytes held in Redis as the last submission saw them, and those this process is
-        # sending inside SUBMIT scripts now: the rule for sending an image along (below).
+        # sending inside SUBMIT scripts now: the rule for sending images along (below).
         self._held_bytes = 0
         self._sending_bytes = 0
 
-    async def submit(
-        self, job: Job, image: bytes, settings: QueueSettings, idempotency: Idempotency | None
-    ) -> Admitted:
-        """Admit the job and store it. While the image bytes held plus those this process is
-        sending stay within half of KENNEL_MAX_QUEUED_BYTES, the image rides along: one round
-        trip. Nearer the bound it is sent only once admitted (one more round trip), so a
-        burst of refused uploads never fills Redis's client buffers. With replicas to wait for
+    async def submit(self, entries: Sequence[Entry], settings: QueueSettings) -> list[Admitted]:
+        """Admit and store jobs of one model and priority, queued by ONE message; what
+        happened to each. While the image bytes held plus those this process is sending stay
+        within half of KENNEL_MAX_QUEUED_BYTES, the images ride along: one round trip. Nearer
+        the bound they are sent only once admitted (one more round trip), so a burst of
+        refused uploads never fills Redis's client buffers. With replicas to wait for
         (KENNEL_REDIS_MIN_REPLICAS), a WAIT follows the last write on its connection (WAIT
-        does not block inside a MULTI), and a job they do not confirm in time is withdrawn."""
+        does not block inside a MULTI), and jobs they do not confirm in time are withdrawn."""
         now = time.time()
         bound = settings.max_queued_bytes
-        inline = bound == 0 or self._held_bytes + self._sending_bytes + len(image) <= bound // 2
-        keys, args = submit_call(job, image, settings, idempotency, now, inline)
+        size = sum(len(e.image) for e in entries)
+        inline = bound == 0 or self._held_bytes + self._sending_bytes + size <= bound // 2
+        args = submit_call(entries, settings, now, inline)
         replicas = settings.replicas_to_wait
-        self._sending_bytes += len(image) if inline else 0
+        self._sending_bytes += size if inline else 0
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                await self._submit(keys=keys, args=args, client=pipe)
+                await self._submit(keys=[], args=args, client=pipe)
                 if inline and replicas:
                     pipe.wait(replicas, settings.redis_replica_timeout_ms)
                 replies = await pipe.execute()
         finally:
-            self._sending_bytes -= len(image) if inline else 0
-        result = admitted(replies[0], now)
-        if result.state is not None:
-            self._held_bytes = result.state.image_bytes
-        if result.outcome != "queued":
-            return result
+            self._sending_bytes -= size if inline else 0
+        results = [admitted(reply, now) for reply in replies[0]]
+        for result in results:
+            if result.state is not None:
+                self._held_bytes = result.state.image_bytes
+        queued = [e for e, r in zip(entries, results, strict=True) if r.outcome == "queued"]
+        if not queued:
+            return results
         if not inline:
             async with self._redis.pipeline(transaction=False) as pipe:
-                store_image(pipe, job.id, image, settings.image_ttl_s)
+                store_images(pipe, queued, settings.image_ttl_s)
                 if replicas:
                     pipe.wait(replicas, settings.redis_replica_timeout_ms)
                 replies = await pipe.execute()
         if not replicas:
-            return result
+            return results
         confirmed = int(replies[-1])
-        if confirmed >= replicas:
-            return replace(result, replicas=confirmed)
-        once = idempotency.key if idempotency else ""
-        await self._withdraw(keys=[job_key(job.id), image_key(job.id)], args=[job.id, once])
-        return replace(result, outcome="unreplicated", replicas=confirmed)
+        outcome = "queued" if confirmed >= replicas else "unreplicated"
+        if outcome == "unreplicated":
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for entry in queued:
+                    once = entry.idempotency.key if entry.idempotency else ""
+                    job_id = entry.job.id
+                    keys = [job_key(job_id), image_key(job_id)]
+                    await self._withdraw(keys=keys, args=[job_id, once], client=pipe)
+                await pipe.execute()
+        return [
+            replace(r, outcome=outcome, replicas=confirmed) if r.outcome == "queued" else r
+            for r in results
+        ]
 
     async def cancel(self, job_id: str) -> Cancellation:
         reply = await self._cancel(keys=[job_key(job_id)], args=[job_id, timestamp(), PREFIX])
@@ -738,23 +821,27 @@ class WorkerProtocol:
         self._finish = client.register_script(FINISH)
         self._reap = client.register_script(REAP)
         self._expire = client.register_script(EXPIRE)
+        self._promote = client.register_script(PROMOTE)
 
     def start(self, job_id: str, worker: str) -> Started:
-        keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker), DEADLINES]
+        return self.start_many([job_id], worker)[0]
+
+    def start_many(self, job_ids: Sequence[str], worker: str) -> list[Started]:
+        """Start the jobs of one message in one round trip; each is its own guarded script."""
         now = utcnow()
-        argv: list[str | int | float] = [
-            job_id,
-            worker,
-            timestamp(now),
-            self.max_attempts,
-            PREFIX,
-            now.timestamp(),
-        ]
-        reply = self._start(keys=keys, args=argv)
-        outcome = _text(reply[0])
-        job = Job.model_validate_json(reply[1]) if len(reply) > 1 else None
-        image = reply[2] if len(reply) > 2 and isinstance(reply[2], bytes) else None
-        return Started(outcome, job, image)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            keys = [job_key(job_id), image_key(job_id), QUEUED, running_key(worker), DEADLINES]
+            argv: list[str | int | float] = [
+                job_id,
+                worker,
+                timestamp(now),
+                self.max_attempts,
+                PREFIX,
+                now.timestamp(),
+            ]
+            self._start(keys=keys, args=argv, client=pipe)
+        return [_started(reply) for reply in pipe.execute()]
 
     def finish(self, job_id: str, status: JobStatus, payload: str) -> Job | None:
         """End a running job; None when it had already ended (a late duplicate)."""
@@ -785,10 +872,19 @@ class WorkerProtocol:
         return bool(self.redis.exists(worker_key(worker)))
 
     def requeue(self, job_ids: Sequence[str], suspect: bool) -> None:
-        """Send the jobs' messages again: their worker died (suspects), or they were lost.
-        They go to the head of the queue (kombu takes from the right): they waited already."""
-        if job_ids:
-            self.redis.rpush(QUEUE_NAME, *(queue_message(i, suspect) for i in job_ids))
+        """Send the jobs again: their worker died (suspects: one message each, as each runs
+        alone), or their message was lost (one message for them all). They go to the head of
+        the interactive queue (kombu takes from the right), whatever their priority: they
+        waited already."""
+        if not job_ids:
+            return
+        groups = [[i] for i in job_ids] if suspect else [list(job_ids)]
+        self.redis.rpush(QUEUE_NAME, *(queue_message(g, suspect) for g in groups))
+
+    def promote(self, cutoff: float) -> int:
+        """Move the batch messages queued before `cutoff` (epoch seconds) to the front of the
+        interactive queue: batch work waits behind interactive work, but not forever."""
+        return int(self._promote(keys=[BATCH_QUEUE_NAME, QUEUE_NAME], args=[cutoff]))
 
     def retire(self, worker: str) -> None:
         self.redis.delete(worker_key(worker))
@@ -813,9 +909,9 @@ class WorkerProtocol:
     def messages_in_flight(self, max_queue: int) -> bytes | None:
         """Every Celery message in the queue or held unacknowledged by a worker, as raw bytes;
         None when the queue is longer than `max_queue` (too many to read on every heartbeat)."""
-        if self.redis.llen(QUEUE_NAME) > max_queue:
+        if queue_length(self.redis) > max_queue:
             return None
-        queued = self.redis.lrange(QUEUE_NAME, 0, -1)
+        queued = [m for q in QUEUES for m in self.redis.lrange(q, 0, -1)]
         unacked = self.redis.hvals(UNACKED)
         return b"\n".join(m if isinstance(m, bytes) else m.encode() for m in [*queued, *unacked])
 
@@ -872,8 +968,13 @@ class WebhookProtocol:
 
 
 def queue_length(client: redis.Redis) -> int:
-    """Messages waiting in Celery's queue (not yet taken by a worker)."""
-    return int(client.llen(QUEUE_NAME))
+    """Messages waiting in Celery's queues (not yet taken by a worker), of every priority."""
+    return sum(int(client.llen(q)) for q in QUEUES)
+
+
+async def queued_jobs(client: aioredis.Redis) -> int:
+    """Jobs submitted and not started yet (a message may carry several)."""
+    return int(await client.zcard(QUEUED))
 
 
 def running_update(data: bytes) -> tuple[str, bytes]:

@@ -77,6 +77,20 @@ class QueueSettings(BaseSettings):
         description="A job a worker took but did not finish (it died) goes to another worker "
         "after this long. Keep it above the longest job.",
     )
+    submit_window_ms: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="An API or bot process gathers the jobs submitted within this window into "
+        "one queue message (per model and priority); 0: only those submitted at the same moment.",
+    )
+    submit_max_jobs: int = Field(16, ge=1, le=256, description="Most jobs in one queue message.")
+    batch_promote_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="A batch-priority message waiting longer than this moves to the front of the "
+        "interactive queue, so batch work is never starved by interactive work.",
+    )
     max_queued: int = Field(
         1000,
         ge=0,

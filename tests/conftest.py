@@ -205,11 +205,13 @@ def submit_job(
     the image."""
     settings = settings or QueueSettings()
     now = time.time()
-    keys, args = protocol.submit_call(job, image, settings, None, now, inline)
-    admitted = protocol.admitted(client.register_script(protocol.SUBMIT)(keys, args), now)
+    entry = protocol.Entry(job, image)
+    args = protocol.submit_call([entry], settings, now, inline)
+    reply = client.register_script(protocol.SUBMIT)([], args)
+    admitted = protocol.admitted(reply[0], now)
     if admitted.outcome == "queued" and not inline:
         with client.pipeline(transaction=True) as pipe:
-            protocol.store_image(pipe, job.id, image, settings.image_ttl_s)
+            protocol.store_images(pipe, [entry], settings.image_ttl_s)
             pipe.execute()
     return admitted
 

@@ -10,8 +10,7 @@ from typing import Any
 from celery.signals import worker_ready
 
 from jobs.connection import connect
-from jobs.contract import QUEUE_NAME
-from jobs.protocol import WorkerProtocol
+from jobs.protocol import QUEUES, WorkerProtocol
 from worker import metrics
 from worker.app import create_celery
 from worker.errors import ModelLoadError
@@ -51,6 +50,7 @@ def main() -> None:
         # A job not started three beats after it was queued, with no message anywhere, lost
         # it in a worker that died or was cut off while taking it; see worker/rescue.py.
         rescuer=Rescuer(protocol, 3 * settings.heartbeat_s),
+        promote_after_s=settings.queue.batch_promote_after_s,
     )
 
     def announce(**_: Any) -> None:
@@ -65,7 +65,7 @@ def main() -> None:
                 "worker",
                 "--loglevel=INFO",
                 f"--hostname=kennel@{runtime.name}",
-                f"--queues={QUEUE_NAME}",
+                f"--queues={','.join(QUEUES)}",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

@@ -4,10 +4,16 @@ Callers `submit` one preprocessed image and get a Future. A single thread takes 
 waiting image, waits at most `max_wait_s` for more (up to `max_batch_size`), runs them as one
 `predict_batch` and hands each caller its own row. Each caller's outcome is separate: a batch
 that fails fails its callers, and nothing else.
+
+Images are taken in order of arrival plus their `delay_s`: a batch-priority job's image is
+submitted with a delay (KENNEL_BATCH_PROMOTE_AFTER_S), so interactive images that arrive while
+it waits go first, and one that has waited that long goes before newer interactive images:
+batch work yields to interactive work inside the worker too, and is never starved.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -40,6 +46,8 @@ class _Pending:
 
 
 _STOP = object()
+# What waits: (when it is due: arrival + delay, arrival order, the image or _STOP).
+_Entry = tuple[float, int, _Pending | object]
 
 
 class DynamicBatcher:
@@ -56,7 +64,8 @@ class DynamicBatcher:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self._on_batch = on_batch
-        self._queue: queue.Queue[_Pending | object] = queue.Queue()
+        self._queue: queue.PriorityQueue[_Entry] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._thread = threading.Thread(
             target=self._run, name=f"batcher-{classifier.name}", daemon=True
         )
@@ -65,13 +74,21 @@ class DynamicBatcher:
         self._thread.start()
 
     def stop(self) -> None:
-        self._queue.put(_STOP)
+        self._put(_STOP, time.perf_counter())
         self._thread.join(timeout=10)
 
-    def submit(self, array: np.ndarray) -> Future[BatchOutcome]:
+    def submit(self, array: np.ndarray, delay_s: float = 0.0) -> Future[BatchOutcome]:
+        """Queue one image; it is taken after those due before `now + delay_s`."""
         future: Future[BatchOutcome] = Future()
-        self._queue.put(_Pending(array, future, time.perf_counter()))
+        now = time.perf_counter()
+        self._put(_Pending(array, future, now), now + delay_s)
         return future
+
+    def _put(self, item: _Pending | object, due: float) -> None:
+        self._queue.put((due, next(self._order), item))
+
+    def _get(self, timeout: float | None = None) -> _Pending | object:
+        return self._queue.get(timeout=timeout)[2]
 
     def _run(self) -> None:
         while True:
@@ -81,7 +98,7 @@ class DynamicBatcher:
             self._execute(batch)
 
     def _collect(self) -> list[_Pending] | None:
-        first = self._queue.get()
+        first = self._get()
         if first is _STOP:
             return None
         assert isinstance(first, _Pending)
@@ -90,15 +107,11 @@ class DynamicBatcher:
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.perf_counter()
             try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                item = self._get(timeout=remaining) if remaining > 0 else self._get(timeout=0)
             except queue.Empty:
                 break
             if item is _STOP:
-                self._queue.put(_STOP)  # finish this batch, then stop
+                self._put(_STOP, time.perf_counter())  # finish this batch, then stop
                 break
             assert isinstance(item, _Pending)
             batch.append(item)

@@ -50,3 +50,9 @@ class PixelBudget:
 
     def _may_start(self, ticket: int, need: int) -> bool:
         return self._waiting[0] == ticket and self._in_use + need <= self.capacity
+
+
+class JobBudget(PixelBudget):
+    """The same first-come, first-served budget, counted in jobs: a worker starts at most
+    `capacity` jobs at once (and so holds at most that many uploads), however its queue
+    messages group them; a message with more jobs than that waits until the worker is idle."""

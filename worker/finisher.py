@@ -1,10 +1,10 @@
 """One round trip ends a batch: the jobs that end together are finished together.
 
-The jobs of a batch end at the same moment, each on its own Celery thread. Each hands its
-ending to `Finisher.finish` and waits; one thread takes every ending waiting at that moment
-and ends them all with `WorkerProtocol.finish_many` (one pipelined write of every result and
-one wake-up), then answers each thread with its own job. A job is acknowledged only after
-its end is stored, as before.
+The jobs of a batch end at the same moment, and may belong to several queue messages. Each
+message's thread hands its jobs' endings to `Finisher.submit` as their results arrive; one
+thread takes every ending waiting at that moment and ends them all with
+`WorkerProtocol.finish_many` (one pipelined write of every result and one wake-up), then
+answers each with its own job. A message is acknowledged only after its jobs' ends are stored.
 """
 
 from __future__ import annotations
@@ -33,11 +33,15 @@ class Finisher:
         self._thread = threading.Thread(target=self._run, name="finisher", daemon=True)
         self._thread.start()
 
-    def finish(self, ending: Ending) -> Job | None:
-        """Store how the job ended; None when it had already ended (a late duplicate)."""
+    def submit(self, ending: Ending) -> Future[Job | None]:
+        """Store how the job ended: the job, or None when it had already ended (a late
+        duplicate)."""
         future: Future[Job | None] = Future()
         self._queue.put(_Pending(ending, future))
-        return future.result()
+        return future
+
+    def finish(self, ending: Ending) -> Job | None:
+        return self.submit(ending).result()
 
     def _run(self) -> None:
         while True:
@@ -49,7 +53,7 @@ class Finisher:
                     break
             try:
                 ended = self.protocol.finish_many([p.ending for p in batch])
-            except Exception as exc:  # each job's thread sees the error (its task is requeued)
+            except Exception as exc:  # each message's thread sees the error (it is requeued)
                 for pending in batch:
                     pending.future.set_exception(exc)
                 continue

@@ -5,7 +5,9 @@ Each beat (`heartbeat_s`) announces this worker and its models (the announcement
 requeues queued jobs whose message was lost (`Rescuer`). Between beats it checks, cheaply, that
 its announcement is still there, so it announces again as soon as Redis is back after a restart.
 Every tick also ends the queued jobs past their deadline (`expire`), so they end on time even
-when every worker is busy.
+when every worker is busy, and promotes batch messages that waited `promote_after_s` to the
+front of the interactive queue (so batch work waits behind interactive work for that long at
+most, plus a tick).
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ class Heartbeat:
         models: Sequence[ModelInfo],
         every_s: float,
         rescuer: Rescuer,
+        promote_after_s: float,
     ) -> None:
         self.protocol = protocol
         self.name = name
         self.models = list(models)
         self.every_s = every_s
         self.rescuer = rescuer
+        self.promote_after_s = promote_after_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._last_beat = 0.0
@@ -67,6 +71,7 @@ class Heartbeat:
                     self._beat()
                 self._reap()
                 self._expire()
+                self._promote()
             except Exception as exc:
                 self._last_beat = 0.0  # beat as soon as Redis answers again
                 log.warning("heartbeat to Redis failed: %s", exc)
@@ -83,6 +88,13 @@ class Heartbeat:
         for job in self.protocol.expire():
             log.info("job %s passed its deadline while queued; expired", job.id)
             metrics.job_expired(job, "sweep")
+
+    def _promote(self) -> None:
+        promoted = self.protocol.promote(time.time() - self.promote_after_s)
+        if promoted:
+            log.info(
+                "%d batch message(s) waited %.0f s; moved ahead", promoted, self.promote_after_s
+            )
 
     def _reap(self) -> None:
         reaped = self.protocol.reap(time.time())

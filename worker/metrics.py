@@ -75,6 +75,11 @@ IMAGES_INFERRED = Counter(
     "kennel_images_inferred_total", "Images that went through session.run.", ["model"]
 )
 BATCHES = Counter("kennel_batches_total", "Batches (session.run calls) executed.", ["model"])
+MESSAGE_JOBS = Histogram(
+    "kennel_message_jobs",
+    "Jobs named by one queue message a worker took (submissions an API gathered together).",
+    buckets=BATCH_BUCKETS,
+)
 
 
 def batch_observer(model: str) -> Callable[[int, float], None]:

@@ -1,19 +1,22 @@
-"""Everything one worker process holds: its models, their batchers, and running one job."""
+"""Everything one worker process holds: its models, their batchers, and running a message's
+jobs."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo
+from jobs.contract import ErrorCode, Job, JobError, JobResult, JobStatus, ModelInfo, Priority
 from jobs.images import ImageLimits
-from jobs.protocol import Ending, WorkerProtocol
+from jobs.protocol import Ending, Started, WorkerProtocol
 from worker import metrics
-from worker.batcher import DynamicBatcher
-from worker.budget import PixelBudget
+from worker.batcher import BatchOutcome, DynamicBatcher
+from worker.budget import JobBudget, PixelBudget
 from worker.classifier import OnnxClassifier, top_k
 from worker.errors import ImageExpired, ModelLoadError, WorkerError
 from worker.finisher import Finisher
@@ -54,13 +57,20 @@ class WorkerRuntime:
     protocol: WorkerProtocol
     models: dict[str, ServedModel]
     limits: ImageLimits
-    # Jobs run on Celery's threads (2 x batch size); this many preprocess at once, so they do
-    # not fight ONNX Runtime's threads for the cores.
-    preprocessing: threading.BoundedSemaphore
+    # Images are decoded and resized on this pool (one thread per core by default), not on
+    # Celery's threads, so they do not fight ONNX Runtime's threads for the cores.
+    preprocessing: ThreadPoolExecutor
     finisher: Finisher
     name: str = field(default_factory=worker_name)
     gate: SuspectGate = field(default_factory=SuspectGate)
     budget: PixelBudget | None = None
+    # Jobs started at once (KENNEL_WORKER_CONCURRENCY): a message's jobs reserve their room
+    # before they start, so the uploads a worker holds stay bounded as before messages carried
+    # several jobs.
+    in_flight: JobBudget | None = None
+    # A batch job's image waits this long behind interactive images in its model's batcher
+    # (KENNEL_BATCH_PROMOTE_AFTER_S, as in the queues).
+    batch_delay_s: float = 30.0
 
     @classmethod
     def load(cls, settings: WorkerSettings, protocol: WorkerProtocol) -> WorkerRuntime:
@@ -86,9 +96,20 @@ class WorkerRuntime:
             metrics.model_served(model_dir.name)
             models[model_dir.name] = ServedModel(model_dir, batcher)
         limits = ImageLimits.from_settings(settings.queue)
-        preprocessing = threading.BoundedSemaphore(settings.preprocessing_at_once)
+        preprocessing = ThreadPoolExecutor(
+            settings.preprocessing_at_once, thread_name_prefix="preprocess"
+        )
         budget = PixelBudget(settings.max_pixels_in_flight)
-        return cls(protocol, models, limits, preprocessing, Finisher(protocol), budget=budget)
+        return cls(
+            protocol,
+            models,
+            limits,
+            preprocessing,
+            Finisher(protocol),
+            budget=budget,
+            in_flight=JobBudget(settings.jobs_in_flight),
+            batch_delay_s=settings.queue.batch_promote_after_s,
+        )
 
     def infos(self) -> list[ModelInfo]:
         return [served.info() for served in self.models.values()]
@@ -98,61 +119,100 @@ class WorkerRuntime:
             served.batcher.start()
 
     def stop(self) -> None:
+        self.preprocessing.shutdown(wait=False, cancel_futures=True)
         for served in self.models.values():
             served.batcher.stop()
 
-    def run(self, job_id: str, suspect: bool = False) -> None:
-        """Run one delivery of a job to its end. Errors of this job fail this job only.
+    def run(self, job_ids: Sequence[str], suspect: bool = False) -> None:
+        """Run one delivery of a message's jobs to their end. Errors of a job fail that job.
 
-        A suspect (a worker died holding it) runs alone; see worker/gate.py."""
-        with self.gate.enter(suspect):
-            self._run(job_id)
-
-    def _run(self, job_id: str) -> None:
-        started = self.protocol.start(job_id, self.name)
-        if started.job is None:
-            log.warning("job %s expired before a worker took it", job_id)
+        Suspects (a worker died holding them) run alone, one by one; see worker/gate.py."""
+        metrics.MESSAGE_JOBS.observe(len(job_ids))
+        if suspect:
+            for job_id in job_ids:
+                with self.gate.enter(True), self._room([job_id]):
+                    self._run([job_id])
             return
+        with self.gate.enter(False), self._room(job_ids):
+            self._run(job_ids)
+
+    def _room(self, job_ids: Sequence[str]) -> contextlib.AbstractContextManager[object]:
+        if self.in_flight is None:
+            return contextlib.nullcontext()
+        return self.in_flight.reserve(len(job_ids))
+
+    def _run(self, job_ids: Sequence[str]) -> None:
+        """One pipelined start, each job's image preprocessed on the pool and batched (across
+        messages), each ending handed to the finisher as it comes; returns once every job's
+        end is stored (then the message is acknowledged)."""
+        startable = []
+        for job_id, started in zip(
+            job_ids, self.protocol.start_many(job_ids, self.name), strict=True
+        ):
+            if self._startable(job_id, started):
+                assert started.job is not None
+                startable.append((started.job, started.image))
+        prepared = [
+            (job, self.preprocessing.submit(self._prepare, job, image)) for job, image in startable
+        ]
+        finishing = [
+            (job, self.finisher.submit(self._ending(job, batched))) for job, batched in prepared
+        ]
+        for job, future in finishing:
+            ended = future.result()
+            if ended is None:
+                log.debug("job %s had already ended (canceled?); its result was dropped", job.id)
+                metrics.job_skipped("finish", job)
+            else:
+                metrics.job_finished(ended)
+
+    def _startable(self, job_id: str, started: Started) -> bool:
         job = started.job
+        if job is None:
+            log.warning("job %s expired before a worker took it", job_id)
+            return False
         if started.outcome == "ended":
             log.debug("job %s already %s (canceled? a duplicate?); skipped", job_id, job.status)
             metrics.job_skipped("start", job)
-            return
+            return False
         if started.outcome == "expired":
             log.info("job %s passed its deadline before it started; expired", job_id)
             metrics.job_expired(job, "start")
-            return
+            return False
         if started.outcome == "poison":
             log.warning("job %s ended poison after %d attempts", job_id, job.attempts)
             metrics.job_finished(job)
-            return
+            return False
         metrics.job_started(job)
-        try:
-            result = self._classify(job, started.image)
-        except WorkerError as exc:
-            log.debug("job %s failed: %s: %s", job_id, exc.code, exc)
-            error = JobError(code=exc.code, message=str(exc))
-            ending = Ending(job_id, JobStatus.FAILED, error.model_dump_json())
-        else:
-            ending = Ending(job_id, JobStatus.SUCCEEDED, result.model_dump_json())
-        ended = self.finisher.finish(ending)
-        if ended is None:
-            log.debug("job %s had already ended (canceled?); this result was dropped", job_id)
-            metrics.job_skipped("finish", job)
-            return
-        metrics.job_finished(ended)
+        return True
 
-    def _classify(self, job: Job, image: bytes | None) -> JobResult:
+    def _prepare(self, job: Job, image: bytes | None) -> Future[BatchOutcome]:
+        """On the preprocessing pool: the job's image, ready and handed to its model's batcher."""
         served = self.models.get(job.model)
         if served is None:
             raise UnservedModel(f"This worker does not serve model {job.model!r}")
         if image is None:
             raise ImageExpired("The image expired before a worker could take the job")
-        with self.preprocessing, metrics.PREPROCESS.labels(job.model).time():
+        with metrics.PREPROCESS.labels(job.model).time():
             array = preprocess(image, served.model.preprocess, self.limits, self.budget)
-        outcome = served.batcher.submit(array).result(timeout=BATCH_TIMEOUT_S)
-        return JobResult(
-            predictions=top_k(outcome.probabilities, served.model.labels, job.top_k),
+        delay_s = self.batch_delay_s if job.priority == Priority.BATCH else 0.0
+        return served.batcher.submit(array, delay_s)
+
+    def _ending(self, job: Job, prepared: Future[Future[BatchOutcome]]) -> Ending:
+        try:
+            outcome = prepared.result().result(timeout=BATCH_TIMEOUT_S)
+        except WorkerError as exc:
+            log.debug("job %s failed: %s: %s", job.id, exc.code, exc)
+            error = JobError(code=exc.code, message=str(exc))
+            return Ending(job.id, JobStatus.FAILED, error.model_dump_json())
+        except Exception as exc:  # a bug or a stuck batch: fail this job, not its neighbours
+            log.exception("job %s failed unexpectedly", job.id)
+            error = JobError(code=ErrorCode.INFERENCE_FAILED, message=f"Unexpected error: {exc}")
+            return Ending(job.id, JobStatus.FAILED, error.model_dump_json())
+        labels = self.models[job.model].model.labels
+        result = JobResult(
+            predictions=top_k(outcome.probabilities, labels, job.top_k),
             batch_size=outcome.batch_size,
             inference_ms=outcome.inference_s * 1000,
         )
+        return Ending(job.id, JobStatus.SUCCEEDED, result.model_dump_json())

@@ -14,7 +14,7 @@ from api.keyring import ApiClient
 from api.prefer import applied, wait_preference
 from api.schemas import CANCEL_ERRORS, EVENTS_RESPONSES, READ_ERRORS, SUBMIT_ERRORS
 from jobs.client import MAX_WAIT_S, has_ended
-from jobs.contract import Job
+from jobs.contract import Job, Priority
 from jobs.errors import JobNotFound
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(caller)])
@@ -52,6 +52,7 @@ async def submit_job(
         idempotency_key,
         form.deadline_s,
         webhook=form.webhook,
+        priority=form.priority or Priority.BATCH,
     )
     headers = {"Location": f"/jobs/{submitted.job.id}"}
     wait_s = wait_preference(prefer)

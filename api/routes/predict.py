@@ -7,7 +7,7 @@ from api.auth import Caller, caller, owner_of, within_rate
 from api.dependencies import Form_, IdempotencyKey, Jobs, Settings
 from api.errors import STATUS, error_response
 from api.schemas import PREDICT_RESPONSES, PredictResponse
-from jobs.contract import JobStatus
+from jobs.contract import JobStatus, Priority
 
 router = APIRouter(tags=["predict"], dependencies=[Depends(caller)])
 
@@ -34,6 +34,7 @@ async def predict(
         idempotency_key,
         form.deadline_s,
         webhook=form.webhook,
+        priority=form.priority or Priority.INTERACTIVE,
     )
     job = submitted.job
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job

@@ -56,7 +56,7 @@ def test_an_idempotency_key_answers_its_job_and_refuses_another_image(announced:
     reused = post(announced, GRAYSCALE, key="order-17")
     assert reused["http"] == 422 and reused["error"]["code"] == "idempotency_key_reused"
     with redis.Redis.from_url(announced) as client:
-        assert client.llen(protocol.QUEUE_NAME) == 1
+        assert protocol.queue_length(client) == 1
 
 
 def test_beyond_the_bytes_bound_nothing_is_stored_and_retry_after_is_given(
@@ -67,6 +67,6 @@ def test_beyond_the_bytes_bound_nothing_is_stored_and_retry_after_is_given(
     with redis.Redis.from_url(announced) as client:
         keys = client.dbsize()
         refused = post(announced, **bound)
-        assert client.dbsize() == keys and client.llen(protocol.QUEUE_NAME) == 2
+        assert client.dbsize() == keys and protocol.queue_length(client) == 2
     assert refused["http"] == 429 and refused["error"]["code"] == "queue_full"
     assert refused["headers"]["Retry-After"] == "10"  # nothing ended recently: the default

@@ -92,6 +92,7 @@ CASES = [
             Case("elongated", "bad_aspect_ratio", 422, "POST", path, image(png(1, 40))),
             Case("model", "unknown_model", 422, "POST", path, image(DOG, model="nope")),
             Case("top_k", "invalid_request", 422, "POST", path, image(DOG, top_k="0")),
+            Case("priority", "invalid_request", 422, "POST", path, image(DOG, priority="urgent")),
             Case("no image", "invalid_request", 422, "POST", path, {"data": {"model": MODEL}}),
             Case(
                 "private webhook",

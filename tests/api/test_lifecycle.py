@@ -36,9 +36,8 @@ def heartbeat(redis_url: str) -> Iterator[Heartbeat]:
     """A worker's heartbeat and nothing else: it announces MODEL and sweeps overdue jobs."""
     with redis.Redis.from_url(redis_url) as client:
         steps = WorkerProtocol(client, max_attempts=3)
-        beat = Heartbeat(
-            steps, "sweeper", [ModelInfo(name=MODEL, labels=["a"])], 1.0, Rescuer(steps, 60)
-        )
+        model = ModelInfo(name=MODEL, labels=["a"])
+        beat = Heartbeat(steps, "sweeper", [model], 1.0, Rescuer(steps, 60), promote_after_s=30)
         beat.start()
         deadline = time.monotonic() + 10
         while not steps.announced("sweeper"):  # its thread's first beat announces MODEL

@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from jobs.contract import QUEUE_NAME
+from jobs.contract import BATCH_QUEUE_NAME, QUEUE_NAME
 from stack.processes import ROOT
 from tests.deploy.kustomize import Manifest, render
 
@@ -79,13 +79,14 @@ def test_keda_scales_the_workers_on_the_queue_they_consume(
     assert one(objects, "Deployment", scaled["scaleTargetRef"]["name"])
     assert "replicas" not in one(objects, "Deployment", "worker")["spec"]  # KEDA owns it
     assert scaled["minReplicaCount"] == 0
-    (trigger,) = scaled["triggers"]
-    assert trigger["type"] == "redis"
-    assert trigger["metadata"]["listName"] == QUEUE_NAME
-    assert trigger["metadata"]["activationListLength"] == "0"  # the first waiting job wakes it
-    host = trigger["metadata"]["address"].split(":")[0]
+    triggers = scaled["triggers"]
+    assert [t["metadata"]["listName"] for t in triggers] == [QUEUE_NAME, BATCH_QUEUE_NAME]
     service = one(objects, "Service", "redis")["metadata"]
-    assert host == f"{service['name']}.{service['namespace']}.svc.cluster.local"
+    for trigger in triggers:
+        assert trigger["type"] == "redis"
+        assert trigger["metadata"]["activationListLength"] == "0"  # the first job wakes it
+        host = trigger["metadata"]["address"].split(":")[0]
+        assert host == f"{service['name']}.{service['namespace']}.svc.cluster.local"
 
 
 def test_probes_run_what_kennel_serves(overlay: tuple[str, list[Manifest]]) -> None:

@@ -146,7 +146,7 @@ def test_every_kind_of_client_finds_the_master_through_the_sentinels(
     with kombu.Connection(target.broker_url(), transport_options=target.broker_options()) as conn:
         queue = conn.SimpleQueue(QUEUE_NAME)
         message = queue.get(timeout=5)  # what a worker takes: the job just submitted
-        assert message.headers["id"] == job_id
+        assert message.headers["kennel_jobs"] == [job_id]
         message.ack()
         queue.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ import redis.asyncio as aioredis
 
 from jobs import protocol
 from jobs.contract import (
+    BATCH_QUEUE_NAME,
+    QUEUE_NAME,
     ErrorCode,
     Job,
     JobError,
@@ -21,9 +24,10 @@ from jobs.contract import (
     JobStatus,
     ModelInfo,
     Prediction,
+    Priority,
     utcnow,
 )
-from jobs.protocol import Cancellation, ClientProtocol, WorkerProtocol
+from jobs.protocol import Cancellation, ClientProtocol, Entry, WorkerProtocol
 from jobs.settings import QueueSettings
 from stack.redis import EmbeddedRedis
 from tests.conftest import submit_job
@@ -52,6 +56,24 @@ def submitted(
     settings = settings or QueueSettings(job_ttl_s=600, image_ttl_s=60)
     assert submit_job(client, job, IMAGE, settings).outcome == "queued"
     return job.id
+
+
+def submitted_together(
+    client: redis.Redis, count: int, priority: Priority = Priority.INTERACTIVE
+) -> list[str]:
+    """Jobs submitted in one step: one script, one queue message."""
+    jobs = [Job(model="imagewoof", top_k=2, source="api", priority=priority) for _ in range(count)]
+    settings = QueueSettings(job_ttl_s=600, image_ttl_s=60)
+    args = protocol.submit_call([Entry(job, IMAGE) for job in jobs], settings, time.time())
+    replies = client.register_script(protocol.SUBMIT)([], args)
+    assert [protocol.admitted(r, 0).outcome for r in replies] == ["queued"] * count
+    return [job.id for job in jobs]
+
+
+def message_jobs(raw: bytes) -> tuple[list[str], dict[str, bool]]:
+    args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    assert len(args) == 1
+    return args[0], kwargs
 
 
 def result(label: str) -> str:
@@ -187,16 +209,22 @@ def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
     assert started.job.attempts == 2
 
 
-def test_a_queue_message_is_a_celery_task_message_for_the_job() -> None:
-    message = json.loads(protocol.queue_message("job-1", suspect=True))
+def test_a_queue_message_is_a_celery_task_message_for_its_jobs() -> None:
+    message = json.loads(protocol.queue_message(["job-1", "job-2"], suspect=True))
     assert message["headers"]["task"] == "kennel.classify"
-    assert message["headers"]["id"] == message["properties"]["correlation_id"] == "job-1"
+    assert message["headers"]["id"] == message["properties"]["correlation_id"]
+    assert message["headers"]["kennel_jobs"] == [
+        "job-1",
+        "job-2",
+    ]  # plain JSON: the rescue reads it
     assert message["properties"]["delivery_info"]["routing_key"] == "kennel"
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-    assert (args, kwargs) == (["job-1"], {"suspect": True})
-    plain = json.loads(protocol.queue_message("job-2"))
+    assert (args, kwargs) == ([["job-1", "job-2"]], {"suspect": True})
+    plain = json.loads(protocol.queue_message(["job-3"], queue=BATCH_QUEUE_NAME))
     assert json.loads(base64.b64decode(plain["body"]))[1] == {}
+    assert plain["properties"]["delivery_info"]["routing_key"] == BATCH_QUEUE_NAME
     assert plain["properties"]["delivery_tag"] != message["properties"]["delivery_tag"]
+    assert plain["headers"]["id"] != message["headers"]["id"]
 
 
 def cancel(client: redis.Redis, job_id: str) -> Cancellation:
@@ -309,3 +337,50 @@ def test_start_publishes_the_running_record(client: redis.Redis, steps: WorkerPr
     published_id, record = protocol.running_update(message["data"])
     assert published_id == job_id
     assert Job.model_validate_json(record) == stored(client, job_id)
+
+
+def test_jobs_submitted_together_share_one_message_in_their_prioritys_queue(
+    client: redis.Redis,
+) -> None:
+    interactive = submitted_together(client, 3)
+    batch = submitted_together(client, 2, Priority.BATCH)
+    assert [message_jobs(m)[0] for m in client.lrange(QUEUE_NAME, 0, -1)] == [interactive]
+    assert [message_jobs(m)[0] for m in client.lrange(BATCH_QUEUE_NAME, 0, -1)] == [batch]
+    assert client.zcard(protocol.QUEUED) == 5
+    assert stored(client, batch[0]).priority == Priority.BATCH
+
+
+def test_a_message_starts_in_one_call_and_skips_its_ended_jobs(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    first, second, third = submitted_together(client, 3)
+    steps.start(first, "worker-a")
+    steps.finish(first, JobStatus.SUCCEEDED, result("beagle"))  # ended before the redelivery
+    client.delete(protocol.job_key(third))  # expired
+    outcomes = steps.start_many([first, second, third], "worker-b")
+    assert [s.outcome for s in outcomes] == ["ended", "started", "missing"]
+    assert outcomes[1].image == IMAGE and outcomes[0].image is None
+    assert stored(client, first).status == JobStatus.SUCCEEDED
+    assert stored(client, first).attempts == 1
+
+
+def test_old_batch_messages_move_to_the_front_of_the_interactive_queue(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    client.lpush(BATCH_QUEUE_NAME, protocol.queue_message(["old"], queue=BATCH_QUEUE_NAME, now=10))
+    client.lpush(BATCH_QUEUE_NAME, protocol.queue_message(["new"], queue=BATCH_QUEUE_NAME, now=50))
+    client.lpush(QUEUE_NAME, protocol.queue_message(["waiting"], now=60))
+    assert steps.promote(cutoff=20) == 1
+    assert steps.promote(cutoff=20) == 0
+    # kombu takes from the right: the old batch message is next, then the interactive one.
+    assert [message_jobs(m)[0] for m in client.lrange(QUEUE_NAME, 0, -1)] == [["waiting"], ["old"]]
+    assert [message_jobs(m)[0] for m in client.lrange(BATCH_QUEUE_NAME, 0, -1)] == [["new"]]
+
+
+def test_requeued_suspects_get_a_message_each_and_lost_jobs_share_one(
+    client: redis.Redis, steps: WorkerProtocol
+) -> None:
+    steps.requeue(["a", "b"], suspect=True)
+    steps.requeue(["c", "d"], suspect=False)
+    messages = [message_jobs(m) for m in reversed(client.lrange(QUEUE_NAME, 0, -1))]
+    assert messages == [(["c", "d"], {}), (["b"], {"suspect": True}), (["a"], {"suspect": True})]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import redis
 
-from jobs.contract import QUEUE_NAME
+from jobs.contract import BATCH_QUEUE_NAME
 from stack.processes import Service
 from tests.conftest import finished_job, start_system
 
@@ -74,7 +74,7 @@ def test_a_job_whose_message_was_lost_is_requeued_and_succeeds(
         with httpx.Client(base_url=system.api_url, timeout=30) as client:
             job_id = client.post("/jobs", files={"image": dog_jpeg}).json()["id"]
             with redis.Redis.from_url(system.redis_url) as broker:
-                message = broker.rpop(QUEUE_NAME)
+                message = broker.rpop(BATCH_QUEUE_NAME)  # POST /jobs: batch priority
             assert message is not None and job_id.encode() in message
             system.add_worker()
             job = asyncio.run(_follow(system.api_url, job_id))

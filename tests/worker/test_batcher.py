@@ -22,10 +22,12 @@ class EchoClassifier:
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.batch_sizes: list[int] = []
+        self.order: list[np.ndarray] = []  # each batch's first pixels, in the order run
         self.delay_s = delay_s
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
         self.batch_sizes.append(len(batch))
+        self.order.append(batch[:, 0, 0, 0].copy())
         time.sleep(self.delay_s)
         return batch[:, :1, 0, 0].copy()
 
@@ -128,3 +130,34 @@ def test_rows_that_do_not_match_inputs_fail_the_batch(started: list[DynamicBatch
 def test_max_batch_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         DynamicBatcher(EchoClassifier(), max_batch_size=0, max_wait_s=0)
+
+
+def test_interactive_images_overtake_batch_images_that_have_not_waited_their_delay(
+    started: list[DynamicBatcher],
+) -> None:
+    classifier = EchoClassifier(delay_s=0.05)
+    batcher = start(started, classifier, size=1, wait_s=0)
+    first = batcher.submit(marked(0))  # occupies the batcher while the others queue
+    waiting = [batcher.submit(marked(1), delay_s=60), batcher.submit(marked(2), delay_s=60)]
+    time.sleep(0.01)
+    overtaking = [batcher.submit(marked(3)), batcher.submit(marked(4))]
+    for future in [first, *overtaking, *waiting]:
+        future.result(timeout=5)
+    assert classifier.batch_sizes == [1] * 5
+    ran = [float(v) for v in np.concatenate([np.atleast_1d(b) for b in classifier.order])]
+    assert ran == [0, 3, 4, 1, 2]
+
+
+def test_a_batch_image_that_waited_its_delay_goes_before_newer_interactive_ones(
+    started: list[DynamicBatcher],
+) -> None:
+    classifier = EchoClassifier(delay_s=0.05)
+    batcher = start(started, classifier, size=1, wait_s=0)
+    first = batcher.submit(marked(0))
+    old = batcher.submit(marked(1), delay_s=0.02)
+    time.sleep(0.04)  # the batch image is due now
+    newer = batcher.submit(marked(2))
+    for future in (first, old, newer):
+        future.result(timeout=5)
+    ran = [float(v) for v in np.concatenate([np.atleast_1d(b) for b in classifier.order])]
+    assert ran == [0, 1, 2]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from worker.budget import PixelBudget
+from worker.budget import JobBudget, PixelBudget
 
 
 def test_holders_never_exceed_the_capacity() -> None:
@@ -83,3 +83,20 @@ def test_an_error_inside_gives_the_budget_back() -> None:
 def test_a_budget_needs_room() -> None:
     with pytest.raises(ValueError):
         PixelBudget(0)
+
+
+def test_a_message_of_more_jobs_than_the_budget_waits_for_an_idle_worker() -> None:
+    jobs = JobBudget(4)
+    with jobs.reserve(3):
+        entered = threading.Event()
+
+        def big_message() -> None:
+            with jobs.reserve(10):  # more than the whole budget: all of it, alone
+                entered.set()
+
+        thread = threading.Thread(target=big_message)
+        thread.start()
+        assert not entered.wait(0.1)
+    assert entered.wait(5)
+    thread.join(timeout=5)
+    assert jobs.in_use == 0

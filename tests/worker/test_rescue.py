@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from jobs import protocol
-from jobs.contract import QUEUE_NAME, Job, JobStatus
+from jobs.contract import BATCH_QUEUE_NAME, QUEUE_NAME, Job, JobStatus
 from jobs.protocol import WorkerProtocol
 from stack.redis import EmbeddedRedis
 from worker.rescue import Rescuer
@@ -59,6 +59,15 @@ def test_jobs_whose_message_exists_or_that_are_young_are_left_alone(
     client.hset(protocol.UNACKED, "tag-1", f'[{{"headers": {{"id": "{held}"}}}}, "", "kennel"]')
     submit(client, now - 1)  # young: its message may be on its way
     assert sweeper.sweep(now) == []
+
+
+def test_jobs_named_in_a_message_of_several_in_either_queue_are_left_alone(
+    client: redis.Redis, rescuer: Rescuer
+) -> None:
+    now = time.time()
+    first, second, lost = (submit(client, now - AFTER_S - 1) for _ in range(3))
+    client.lpush(BATCH_QUEUE_NAME, protocol.queue_message([first, second], queue=BATCH_QUEUE_NAME))
+    assert rescuer.sweep(now) == [lost]
 
 
 def test_jobs_that_started_or_expired_are_dropped_not_requeued(
