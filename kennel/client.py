@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import httpx
 
-from jobs.contract import Job, JobStatus
+from jobs.contract import Job, JobStatus, Priority
 from kennel.errors import JobFailed, WaitTimedOut, error_from
 from kennel.sse import ServerSentEvent, SseDecoder
 
@@ -37,17 +37,24 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _form(model: str | None, top_k: int | None, deadline_s: float | None) -> dict[str, str]:
+def _form(
+    model: str | None,
+    top_k: int | None,
+    deadline_s: float | None,
+    priority: Priority | None = None,
+) -> dict[str, str]:
     fields = {
         "model": model,
         "top_k": None if top_k is None else str(top_k),
         "deadline_s": None if deadline_s is None else f"{deadline_s:g}",
+        "priority": None if priority is None else priority.value,
     }
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _prefer(wait_s: float | None) -> dict[str, str]:
-    return {} if not wait_s else {"Prefer": f"wait={max(1, round(wait_s))}"}
+def _prefer(wait_s: float | None, idempotency_key: str | None = None) -> dict[str, str]:
+    headers = {} if not wait_s else {"Prefer": f"wait={max(1, round(wait_s))}"}
+    return headers if idempotency_key is None else {**headers, "Idempotency-Key": idempotency_key}
 
 
 def _job(response: httpx.Response) -> Job:
@@ -99,14 +106,17 @@ class Client:
         top_k: int | None = None,
         wait_s: float | None = None,
         deadline_s: float | None = None,
+        priority: Priority | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
         """Queue an image (POST /jobs); with `wait_s`, ask the server to answer once it ends;
-        with `deadline_s`, the job ends `expired` if no worker starts it within that."""
+        with `deadline_s`, the job ends `expired` if no worker starts it within that; the
+        same `idempotency_key` again answers the job it made (a retry makes no second job)."""
         response = self._http.post(
             "/jobs",
             files={"image": _image_bytes(image)},
-            data=_form(model, top_k, deadline_s),
-            headers=_prefer(wait_s),
+            data=_form(model, top_k, deadline_s, priority),
+            headers=_prefer(wait_s, idempotency_key),
             timeout=_request_timeout(wait_s or 0, self._timeout_s),
         )
         return _job(response)
@@ -194,13 +204,15 @@ class AsyncClient:
         top_k: int | None = None,
         wait_s: float | None = None,
         deadline_s: float | None = None,
+        priority: Priority | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
         data = await asyncio.to_thread(_image_bytes, image)
         response = await self._http.post(
             "/jobs",
             files={"image": data},
-            data=_form(model, top_k, deadline_s),
-            headers=_prefer(wait_s),
+            data=_form(model, top_k, deadline_s, priority),
+            headers=_prefer(wait_s, idempotency_key),
             timeout=_request_timeout(wait_s or 0, self._timeout_s),
         )
         return _job(response)

@@ -63,7 +63,7 @@ def overlay(request: pytest.FixtureRequest) -> tuple[str, list[Manifest]]:
 def test_every_rendered_object_is_valid(overlay: tuple[str, list[Manifest]]) -> None:
     _, objects = overlay
     kinds = sorted(o["kind"] for o in objects)
-    expected = ["ConfigMap", "Deployment", "Deployment", "Namespace", "ScaledObject"]
+    expected = ["ConfigMap", "Deployment", "Deployment", "Deployment", "Namespace", "ScaledObject"]
     assert kinds == sorted([*expected, "Service", "Service", "StatefulSet"])
     for obj in objects:
         validate(obj)
@@ -108,7 +108,7 @@ def test_every_setting_is_one_kennel_reads(overlay: tuple[str, list[Manifest]]) 
         if "KENNEL_" in line and "=" in line
     }
     names = set(one(objects, "ConfigMap", "kennel")["data"])
-    for deployment in ("api", "worker"):
+    for deployment in ("api", "worker", "webhooks"):
         names |= set(env(objects, deployment))
     assert names <= documented, names - documented
 

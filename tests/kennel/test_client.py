@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.contract import JobStatus
+from jobs.contract import JobStatus, Priority
 from kennel.client import AsyncClient, Client
 from kennel.errors import BadInput, JobFailed, JobNotFound
 from stack.system import LocalSystem
@@ -44,6 +44,15 @@ def test_submit_get_and_wait(kennel: Client, dog_jpeg: bytes) -> None:
     ended = kennel.wait(job.id, timeout_s=60)
     assert ended.status == JobStatus.SUCCEEDED
     assert ended.model == "imagenet"
+
+
+def test_a_retried_submission_with_its_idempotency_key_makes_one_job(
+    kennel: Client, dog_jpeg: bytes
+) -> None:
+    first = kennel.submit(dog_jpeg, priority=Priority.INTERACTIVE, idempotency_key="retry-1")
+    again = kennel.submit(dog_jpeg, priority=Priority.INTERACTIVE, idempotency_key="retry-1")
+    assert again.id == first.id and first.priority == Priority.INTERACTIVE
+    assert kennel.submit(dog_jpeg).priority == Priority.BATCH  # POST /jobs's default
 
 
 def test_errors_carry_the_api_code(kennel: Client, text_file: bytes) -> None:
