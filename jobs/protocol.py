@@ -12,7 +12,8 @@ Written once as steps, used by the API and the bot (`JobClient`), the worker and
     finish   worker  running -> succeeded|failed  drops the image, wakes waiters
     cancel   client  queued|running -> canceled   a running job's later result is dropped
     expire   worker  queued past its deadline -> expired   (start checks the deadline too)
-    reap     worker  running (dead worker) -> queued   a surviving worker requeues them
+    reap     worker  running (dead worker) -> queued   a surviving worker requeues them, and
+                                            sends again the ones it held, not started
     rescue   worker  queued (message lost) -> queued   sent again
     notify   (inside start and finish)   queues the job's webhook delivery with the transition
     retry    deliverer  a failed delivery waits in a sorted set, then goes back to its queue
@@ -301,6 +302,7 @@ _EXPIRED_ERROR = (
 START = (
     END_JOB
     + f"""
+redis.call('SREM', KEYS[4], ARGV[1])
 local raw = redis.call('GET', KEYS[1])
 if not raw then release_image(ARGV[1]) return {{'missing'}} end
 local job = cjson.decode(raw)
@@ -394,11 +396,14 @@ return records
 )
 
 # KEYS: workers set, queued set. ARGV: prefix, now (epoch seconds).
-# Every worker whose heartbeat is gone: its running jobs go back to queued; returns their ids.
+# Every worker whose heartbeat is gone: its running jobs go back to queued, and the queued jobs
+# it held (received, not started: waiting at its gate or for room) are found. Returns {the
+# requeued ids, the held ids}: both need a new message (the dead worker's own ones come back
+# only after the redelivery timeout).
 REAP = (
     QUEUE_LUA
     + """
-local requeued = {}
+local requeued, held = {}, {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', ARGV[1] .. ':worker:' .. name) == 0 then
     local running = ARGV[1] .. ':running:' .. name
@@ -419,6 +424,8 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
             enter_queue(id, job.model, redis.call('STRLEN', image), expires_at)
           end
           table.insert(requeued, id)
+        elseif job.status == 'queued' then
+          table.insert(held, id)
         end
       end
     end
@@ -426,7 +433,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], name)
   end
 end
-return requeued
+return {requeued, held}
 """
 )
 
@@ -897,9 +904,17 @@ class WorkerProtocol:
         )
         return [Job.model_validate_json(raw) for raw in records]
 
-    def reap(self, now: float) -> list[str]:
-        """Requeue the running jobs of every worker whose heartbeat is gone; their ids."""
-        return [_text(i) for i in self._reap(keys=[WORKERS, QUEUED], args=[PREFIX, now])]
+    def hold(self, job_ids: Sequence[str], worker: str) -> None:
+        """Note the jobs of a message this worker received, before they wait for its gate or
+        for room: should it die before starting them, `reap` finds them in its running set
+        (the start step, or the reap, forgets them)."""
+        self.redis.sadd(running_key(worker), *job_ids)
+
+    def reap(self, now: float) -> tuple[list[str], list[str]]:
+        """For every worker whose heartbeat is gone: its running jobs, requeued, and the queued
+        jobs it held; the ids of both (each needs a new message)."""
+        requeued, held = self._reap(keys=[WORKERS, QUEUED], args=[PREFIX, now])
+        return [_text(i) for i in requeued], [_text(i) for i in held]
 
     # The rescue step: a queued job whose message is nowhere (see worker/rescue.py).
     def queued_before(self, moment: float, limit: int) -> list[str]:

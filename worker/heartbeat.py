@@ -97,7 +97,10 @@ class Heartbeat:
             )
 
     def _reap(self) -> None:
-        reaped = self.protocol.reap(time.time())
+        reaped, held = self.protocol.reap(time.time())
         for job_id in reaped:
             log.warning("job %s was running on a worker that died; requeued", job_id)
-        self.protocol.requeue(reaped, suspect=True)
+        if held:
+            log.warning("%d job(s) a dead worker held, not started, sent again", len(held))
+        self.protocol.requeue(reaped, suspect=True)  # one may have killed it: each runs alone
+        self.protocol.requeue(held, suspect=False)  # never started: not suspects

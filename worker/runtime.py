@@ -128,6 +128,9 @@ class WorkerRuntime:
 
         Suspects (a worker died holding them) run alone, one by one; see worker/gate.py."""
         metrics.MESSAGE_JOBS.observe(len(job_ids))
+        # Held before waiting at the gate or for room: should this worker die first, a
+        # surviving one sends them again within three heartbeats (not the redelivery timeout).
+        self.protocol.hold(job_ids, self.name)
         if suspect:
             for job_id in job_ids:
                 with self.gate.enter(True), self._room([job_id]):

@@ -78,7 +78,7 @@ def test_the_accounting_follows_a_job_out_by_every_path(
     assert accounted(client) == (2, 2 * size, 2)
     steps.start(b, "worker-a")
     client.delete(protocol.worker_key("worker-a"))  # its worker died: reaped back to queued
-    assert steps.reap(time.time()) == [b]
+    assert steps.reap(time.time()) == ([b], [])
     assert accounted(client) == (2, 2 * size, 2)
     steps.announce("worker-b", [ModelInfo(name=MODEL, labels=["beagle"])], ttl_s=60)
     steps.start(b, "worker-b")  # max_attempts=1: the poison path

@@ -191,13 +191,17 @@ def test_a_dead_workers_running_jobs_are_requeued_by_the_first_reaper_only(
     models = [ModelInfo(name="imagewoof", labels=["beagle"])]
     steps.announce("dead", models, ttl_s=60)
     steps.announce("alive", models, ttl_s=60)
-    mine, theirs = submitted(client), submitted(client)
+    mine, theirs, held, started_later = (submitted(client) for _ in range(4))
+    steps.hold([mine, held, started_later], "dead")  # received; `held` never starts there
     steps.start(mine, "dead")
     steps.start(theirs, "alive")
-    assert steps.reap(now=1.0) == []  # both alive
+    steps.hold([started_later], "alive")
+    steps.start(started_later, "alive")  # running elsewhere: not the dead worker's to requeue
+    assert steps.reap(now=1.0) == ([], [])  # both alive
     client.delete(protocol.worker_key("dead"))  # its heartbeat expired
-    assert steps.reap(now=2.0) == [mine]
-    assert steps.reap(now=3.0) == []
+    assert steps.reap(now=2.0) == ([mine], [held])  # started_later runs on "alive"
+    assert steps.reap(now=3.0) == ([], [])
+    assert stored(client, held).status == JobStatus.QUEUED
     job = stored(client, mine)
     assert job.status == JobStatus.QUEUED and job.worker is None and job.attempts == 1
     assert client.zscore(protocol.QUEUED, mine) == 2.0

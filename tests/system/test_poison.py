@@ -45,7 +45,12 @@ def worker_killing_png() -> bytes:
 def test_a_job_that_kills_its_worker_every_time_ends_poison(
     tmp_path: Path, dog_jpeg: bytes
 ) -> None:
-    system = start_system(tmp_path, KENNEL_MAX_ATTEMPTS=str(MAX_ATTEMPTS))
+    # Far above the test's own timeouts: every job must come back through the reaper (its
+    # worker's heartbeat gone), none through kombu's redelivery timeout, the neighbours held
+    # behind the poison job at the worker's gate included.
+    system = start_system(
+        tmp_path, KENNEL_MAX_ATTEMPTS=str(MAX_ATTEMPTS), KENNEL_REDELIVERY_TIMEOUT_S="600"
+    )
     try:
         system.workers[0].stop()
         crashing = Service.python(
