@@ -5,6 +5,11 @@ waiting image, waits at most `max_wait_s` for more (up to `max_batch_size`), run
 `predict_batch` and hands each caller its own row. Each caller's outcome is separate: a batch
 that fails fails its callers, and nothing else.
 
+It waits only for images on their way: a caller announces an image before preprocessing it
+(`expect`) and the announcement ends when it submits it (or `withdraw`s it after a failure).
+With none announced, the batch runs with what has arrived: a lone request does not pay
+`max_wait_s` (measured in BENCHMARKS.md, 1 client).
+
 Images are taken in order of arrival plus their `delay_s`: a batch-priority job's image is
 submitted with a delay (KENNEL_BATCH_PROMOTE_AFTER_S), so interactive images that arrive while
 it waits go first, and one that has waited that long goes before newer interactive images:
@@ -66,6 +71,8 @@ class DynamicBatcher:
         self._on_batch = on_batch
         self._queue: queue.PriorityQueue[_Entry] = queue.PriorityQueue()
         self._order = itertools.count()
+        self._coming = 0  # images announced and not yet submitted
+        self._coming_lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, name=f"batcher-{classifier.name}", daemon=True
         )
@@ -77,11 +84,26 @@ class DynamicBatcher:
         self._put(_STOP, time.perf_counter())
         self._thread.join(timeout=10)
 
-    def submit(self, array: np.ndarray, delay_s: float = 0.0) -> Future[BatchOutcome]:
-        """Queue one image; it is taken after those due before `now + delay_s`."""
+    def expect(self) -> None:
+        """An image is on its way (being preprocessed): a batch may wait for it."""
+        with self._coming_lock:
+            self._coming += 1
+
+    def withdraw(self) -> None:
+        """An announced image will not come (its preprocessing failed)."""
+        with self._coming_lock:
+            self._coming -= 1
+
+    def submit(
+        self, array: np.ndarray, delay_s: float = 0.0, expected: bool = False
+    ) -> Future[BatchOutcome]:
+        """Queue one image (`expected`: announced by `expect`); it is taken after those due
+        before `now + delay_s`."""
         future: Future[BatchOutcome] = Future()
         now = time.perf_counter()
         self._put(_Pending(array, future, now), now + delay_s)
+        if expected:
+            self.withdraw()
         return future
 
     def _put(self, item: _Pending | object, due: float) -> None:
@@ -105,7 +127,8 @@ class DynamicBatcher:
         batch = [first]
         deadline = time.perf_counter() + self.max_wait_s
         while len(batch) < self.max_batch_size:
-            remaining = deadline - time.perf_counter()
+            # Nothing on its way: take what has arrived, do not wait for what will not come.
+            remaining = deadline - time.perf_counter() if self._coming > 0 else 0
             try:
                 item = self._get(timeout=remaining) if remaining > 0 else self._get(timeout=0)
             except queue.Empty:

@@ -155,6 +155,9 @@ class WorkerRuntime:
             if self._startable(job_id, started):
                 assert started.job is not None
                 startable.append((started.job, started.image))
+        for job, _ in startable:
+            if job.model in self.models:  # its batcher waits for the image, not longer
+                self.models[job.model].batcher.expect()
         prepared = [
             (job, self.preprocessing.submit(self._prepare, job, image)) for job, image in startable
         ]
@@ -194,12 +197,16 @@ class WorkerRuntime:
         served = self.models.get(job.model)
         if served is None:
             raise UnservedModel(f"This worker does not serve model {job.model!r}")
-        if image is None:
-            raise ImageExpired("The image expired before a worker could take the job")
-        with metrics.PREPROCESS.labels(job.model).time():
-            array = preprocess(image, served.model.preprocess, self.limits, self.budget)
+        try:
+            if image is None:
+                raise ImageExpired("The image expired before a worker could take the job")
+            with metrics.PREPROCESS.labels(job.model).time():
+                array = preprocess(image, served.model.preprocess, self.limits, self.budget)
+        except BaseException:
+            served.batcher.withdraw()  # announced in _run: its batcher stops waiting for it
+            raise
         delay_s = self.batch_delay_s if job.priority == Priority.BATCH else 0.0
-        return served.batcher.submit(array, delay_s)
+        return served.batcher.submit(array, delay_s, expected=True)
 
     def _ending(self, job: Job, prepared: Future[Future[BatchOutcome]]) -> Ending:
         try:

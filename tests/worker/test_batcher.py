@@ -67,7 +67,9 @@ def start(
 def test_images_that_arrive_together_run_as_one_batch(started: list[DynamicBatcher]) -> None:
     classifier = EchoClassifier()
     batcher = start(started, classifier, size=8, wait_s=0.5)
-    futures = [batcher.submit(marked(i)) for i in range(5)]
+    for _ in range(5):
+        batcher.expect()  # being preprocessed: the batch waits for them
+    futures = [batcher.submit(marked(i), expected=True) for i in range(5)]
     outcomes = [f.result(timeout=5) for f in futures]
     assert classifier.batch_sizes == [5]
     assert [float(o.probabilities[0]) for o in outcomes] == [0, 1, 2, 3, 4]
@@ -91,6 +93,24 @@ def test_a_lone_image_waits_at_most_max_wait(started: list[DynamicBatcher]) -> N
     batcher.submit(marked(7)).result(timeout=5)
     assert time.perf_counter() - begun < 2  # a generous bound: the point is it does not hang
     assert classifier.batch_sizes == [1]
+
+
+def test_a_batch_waits_for_an_announced_image_and_not_for_nothing(
+    started: list[DynamicBatcher],
+) -> None:
+    classifier = EchoClassifier()
+    batcher = start(started, classifier, size=8, wait_s=1.0)
+    batcher.expect()
+    batcher.expect()
+    first = batcher.submit(marked(1), expected=True)
+    time.sleep(0.2)  # the second is still being preprocessed: the batch waits for it
+    second = batcher.submit(marked(2), expected=True)
+    assert (first.result(timeout=5).batch_size, second.result(timeout=5).batch_size) == (2, 2)
+    begun = time.perf_counter()
+    batcher.expect()
+    batcher.submit(marked(3), expected=True).result(timeout=5)  # nothing else on its way
+    assert time.perf_counter() - begun < 0.5  # not the 1 s max wait
+    assert classifier.batch_sizes == [2, 1]
 
 
 def test_outputs_go_back_to_their_own_callers_across_threads(started: list[DynamicBatcher]) -> None:
