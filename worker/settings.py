@@ -25,7 +25,10 @@ class WorkerSettings(BaseSettings):
     )
     max_batch_size: int = Field(16, ge=1, description="Most images in one session.run.")
     max_wait_ms: float = Field(
-        10.0, ge=0, description="How long a batch waits for more images after the first."
+        10.0,
+        ge=0,
+        description="How long a batch waits for more images after the first (only for images "
+        "this worker is preprocessing: a lone request runs at once).",
     )
     concurrency: int = Field(
         0,
