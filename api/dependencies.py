@@ -12,7 +12,7 @@ from api.errors import InvalidRequest
 from api.schemas import Submission
 from api.settings import ApiSettings
 from jobs.admission import MAX_IDEMPOTENCY_KEY_CHARS
-from jobs.client import JobClient
+from jobs.client import JobClient, Submitted
 from jobs.contract import Priority, Webhook, WebhookEvent
 from jobs.metrics import JOBS_REJECTED
 from jobs.webhooks.settings import WebhookSettings
@@ -127,6 +127,28 @@ async def check_form(request: Request) -> None:
         isinstance(raw_top_k, str) and PLAIN_INTEGER.fullmatch(raw_top_k)
     ):
         raise InvalidRequest("top_k: give a plain integer from 1 to 1000, such as 5.")
+
+
+async def submit(
+    jobs: JobClient,
+    form: Submission,
+    owner: str | None,
+    idempotency_key: str | None,
+    default_priority: Priority,
+) -> Submitted:
+    """Queue the form's job, as POST /jobs and POST /predict do (each with its own default
+    priority)."""
+    return await jobs.submit(
+        form.data,
+        form.model,
+        form.top_k,
+        "api",
+        owner,
+        idempotency_key,
+        form.deadline_s,
+        webhook=form.webhook,
+        priority=form.priority or default_priority,
+    )
 
 
 IdempotencyKey = Annotated[

@@ -168,7 +168,6 @@ class JobClient:
         priority: Priority,
     ) -> Job:
         now = utcnow()
-        deadline_s = deadline_s or self._settings.job_deadline_s
         return Job(
             model=model,
             top_k=top_k,
@@ -194,14 +193,14 @@ class JobClient:
         priority: Priority,
     ) -> Submitted:
         inspect_image(data, self.limits)
+        deadline_s = deadline_s or self._settings.job_deadline_s or None
         job = self._new_job(model, top_k, source, owner, deadline_s, webhook, priority)
         once = None
         if idempotency_key is not None:
             once = admission.idempotency(idempotency_key, owner, data, model, top_k)
         async with outage_as_unavailable():
             await self._check_model(model)
-            if job.deadline_at is not None:
-                deadline_s = (job.deadline_at - job.created_at).total_seconds()
+            if deadline_s is not None:
                 admission.check_deadline(deadline_s, await self._steps.queue_state(model))
             admitted = await self.submitter.submit(protocol.Entry(job, data, once))
         if admitted.outcome == "reused":

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from api import sse
 from api.auth import Caller, caller, owner_of, visible, within_rate
-from api.dependencies import Form_, IdempotencyKey, Jobs
+from api.dependencies import Form_, IdempotencyKey, Jobs, submit
 from api.keyring import ApiClient
 from api.prefer import applied, wait_preference
 from api.schemas import CANCEL_ERRORS, EVENTS_RESPONSES, READ_ERRORS, SUBMIT_ERRORS
@@ -43,17 +43,7 @@ async def submit_job(
     ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    submitted = await jobs.submit(
-        form.data,
-        form.model,
-        form.top_k,
-        "api",
-        owner_of(client),
-        idempotency_key,
-        form.deadline_s,
-        webhook=form.webhook,
-        priority=form.priority or Priority.BATCH,
-    )
+    submitted = await submit(jobs, form, owner_of(client), idempotency_key, Priority.BATCH)
     headers = {"Location": f"/jobs/{submitted.job.id}"}
     wait_s = wait_preference(prefer)
     raw = submitted.record

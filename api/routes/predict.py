@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Caller, caller, owner_of, within_rate
-from api.dependencies import Form_, IdempotencyKey, Jobs, Settings
+from api.dependencies import Form_, IdempotencyKey, Jobs, Settings, submit
 from api.errors import STATUS, error_response
 from api.schemas import PREDICT_RESPONSES, PredictResponse
 from jobs.contract import JobStatus, Priority
@@ -25,17 +25,7 @@ async def predict(
     client: Caller,
     idempotency_key: IdempotencyKey = None,
 ) -> PredictResponse | Response:
-    submitted = await jobs.submit(
-        form.data,
-        form.model,
-        form.top_k,
-        "api",
-        owner_of(client),
-        idempotency_key,
-        form.deadline_s,
-        webhook=form.webhook,
-        priority=form.priority or Priority.INTERACTIVE,
-    )
+    submitted = await submit(jobs, form, owner_of(client), idempotency_key, Priority.INTERACTIVE)
     job = submitted.job
     finished = await jobs.wait(job.id, settings.predict_timeout_s) or job
     if finished.status == JobStatus.SUCCEEDED:
