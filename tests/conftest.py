@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +23,8 @@ from playwright.sync_api import Browser, sync_playwright
 from jobs import protocol
 from jobs.contract import Job
 from jobs.settings import QueueSettings
-from stack.processes import StartupFailed
+from stack.processes import Service, StartupFailed, free_port, wait_until
+from stack.readiness import api_healthy
 from stack.redis import EmbeddedRedis
 from stack.system import LocalSystem
 from tests.browser import chromium_executable
@@ -105,6 +108,21 @@ def start_system(
         pytest.fail(f"kennel did not start:\n{logs}")
 
 
+@contextlib.contextmanager
+def second_api(system: LocalSystem, name: str, log_dir: Path, **env: str) -> Iterator[str]:
+    """Another API process on `system`'s Redis, with settings of its own (`env`); its URL."""
+    port = free_port()
+    env = {**system.service_env, "KENNEL_API_PORT": str(port), **env}
+    api = Service(name, [sys.executable, "-m", "api"], log_dir, env)
+    url = f"http://127.0.0.1:{port}"
+    api.start()
+    try:
+        wait_until(lambda: api_healthy(url), 60, name, api)
+        yield url
+    finally:
+        api.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """The in-process tests' own redis-server (no persistence); never the machine's."""
@@ -120,6 +138,13 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
     return redis_server.url
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A connection to that server, emptied."""
+    with redis.Redis.from_url(redis_url) as connection:
+        yield connection
 
 
 @pytest.fixture(scope="session")

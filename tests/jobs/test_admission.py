@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -24,13 +23,6 @@ from tests.conftest import fake_throughput, photo, submit_job
 MODEL = "imagewoof"
 IMAGE = b"not decoded here"
 DOG = photo("grad_dog_cat.jfif").data
-
-
-@pytest.fixture
-def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_server.url) as connection:
-        connection.flushdb()
-        yield connection
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -29,17 +28,9 @@ from jobs.contract import (
 )
 from jobs.protocol import Cancellation, ClientProtocol, Entry, WorkerProtocol
 from jobs.settings import QueueSettings
-from stack.redis import EmbeddedRedis
 from tests.conftest import submit_job
 
 IMAGE = b"not decoded here"
-
-
-@pytest.fixture
-def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_server.url) as connection:
-        connection.flushdb()
-        yield connection
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
 from jobs import protocol
@@ -22,18 +20,10 @@ from jobs.contract import (
     WebhookEvent,
 )
 from jobs.protocol import WebhookProtocol, WorkerProtocol
-from stack.redis import EmbeddedRedis
 from tests.conftest import submit_job
 
 URL = "https://receiver.example/hook"
 FAILED = '{"code": "decode_failed", "message": "not a JPEG"}'
-
-
-@pytest.fixture
-def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_server.url) as connection:
-        connection.flushdb()
-        yield connection
 
 
 def submitted(client: redis.Redis, *events: WebhookEvent) -> str:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from stack.processes import Service, free_port, wait_until
-from stack.readiness import api_healthy
 from stack.system import LocalSystem
-from tests.conftest import finished_job
+from tests.conftest import finished_job, second_api
 
 MAX_QUEUED = 5
 BURST = 40
@@ -24,21 +21,9 @@ BURST = 40
 @pytest.fixture
 def bounded_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second API on the shared kennel that lets only MAX_QUEUED jobs wait per model."""
-    port = free_port()
-    env = {
-        **system.service_env,
-        "KENNEL_API_PORT": str(port),
-        "KENNEL_MAX_QUEUED": str(MAX_QUEUED),
-    }
     logs = tmp_path_factory.mktemp("logs")
-    api = Service("bounded-api", [sys.executable, "-m", "api"], logs, env)
-    url = f"http://127.0.0.1:{port}"
-    api.start()
-    try:
-        wait_until(lambda: api_healthy(url), 60, "the bounded API", api)
+    with second_api(system, "bounded-api", logs, KENNEL_MAX_QUEUED=str(MAX_QUEUED)) as url:
         yield url
-    finally:
-        api.stop()
 
 
 def test_a_burst_beyond_the_bound_is_refused_and_every_accepted_job_ends(

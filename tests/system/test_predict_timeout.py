@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from stack.processes import Service, free_port, wait_until
-from stack.readiness import api_healthy
 from stack.system import LocalSystem
+from tests.conftest import second_api
 
 
 @pytest.fixture
 def impatient_api(system: LocalSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second API on the shared kennel that waits only half a second for an answer."""
-    port = free_port()
-    env = {
-        **system.service_env,
-        "KENNEL_API_PORT": str(port),
-        "KENNEL_API_PREDICT_TIMEOUT_S": "0.5",
-    }
-    api = Service(
-        "impatient-api", [sys.executable, "-m", "api"], tmp_path_factory.mktemp("logs"), env
-    )
-    url = f"http://127.0.0.1:{port}"
-    api.start()
-    try:
-        wait_until(lambda: api_healthy(url), 60, "the impatient API", api)
+    logs = tmp_path_factory.mktemp("logs")
+    with second_api(system, "impatient-api", logs, KENNEL_API_PREDICT_TIMEOUT_S="0.5") as url:
         yield url
-    finally:
-        api.stop()
 
 
 def test_predict_past_its_wait_answers_202_with_the_job(

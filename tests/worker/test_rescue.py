@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -11,17 +10,9 @@ import redis
 from jobs import protocol
 from jobs.contract import BATCH_QUEUE_NAME, QUEUE_NAME, Job, JobStatus
 from jobs.protocol import WorkerProtocol
-from stack.redis import EmbeddedRedis
 from worker.rescue import Rescuer
 
 AFTER_S = 10.0
-
-
-@pytest.fixture
-def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_server.url) as connection:
-        connection.flushdb()
-        yield connection
 
 
 @pytest.fixture
